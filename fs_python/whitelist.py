@@ -1,0 +1,242 @@
+"""Is this IP whitelisted, and why? (contract 3: standard library only).
+
+Combines the two snapshot files in the state directory:
+
+- ``registrations.json`` (contract 1, written by the monitor inside FreeSWITCH): an IP with a
+  registration that has not expired yet is a customer ("registered 1000@example.com until ...").
+- ``whitelist.json`` (contract 2, written by the perimeter area): admin allow entries and carriers
+  ("admin whitelist 192.0.2.0/24 (office)", "carrier 203.0.113.0/24 (acme)").
+
+Both files are parsed once and cached by (mtime, size, inode), so a check is a ``stat`` per file
+and a few dict lookups: microseconds. A file that becomes unreadable or malformed keeps the last
+good parse in force (whitelists win: a broken write must never drop a customer), a file that is
+gone counts as empty. Runs inside FreeSWITCH (the api command) and in the fail2ban glue alike.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REGISTRATIONS_FILE = "registrations.json"
+WHITELIST_FILE = "whitelist.json"
+
+Addr = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class Verdict:
+    whitelisted: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+def parse_ip(ip: str) -> Addr:
+    """A strict IP address (IPv4-mapped IPv6 becomes IPv4); ValueError otherwise."""
+    if not isinstance(ip, str):
+        raise ValueError("not an IP address: not a string")
+    text = ip
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    if not text or len(text) > 45 or "%" in text:
+        raise ValueError("not an IP address: %s" % _safe(ip))
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError("not an IP address: %s" % _safe(ip)) from None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def _safe(text: object, limit: int = 64) -> str:
+    """Printable-ASCII rendering for error messages (they may end up inside FreeSWITCH, where a
+    lone surrogate in an exception message crashes the process)."""
+    s = repr(text)[:limit]
+    return s.encode("ascii", "backslashreplace").decode("ascii")
+
+
+# -- the parsed files ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Reg:
+    user: str
+    realm: str
+    expires: float
+
+
+@dataclass(frozen=True)
+class _Entry:
+    net: ipaddress.IPv4Network | ipaddress.IPv6Network
+    source: str
+    label: str
+
+    def reason(self) -> str:
+        what = "admin whitelist" if self.source == "allow" else self.source
+        return "%s %s (%s)" % (what, self.net, self.label) if self.label else "%s %s" % (what, self.net)
+
+
+@dataclass
+class _Nets:
+    # prefix length -> {network address as int: entries}; one dict lookup per distinct prefix
+    # length, instead of a scan over every entry.
+    v4: dict[int, dict[int, list[_Entry]]] = field(default_factory=dict)
+    v6: dict[int, dict[int, list[_Entry]]] = field(default_factory=dict)
+
+    def add(self, e: _Entry) -> None:
+        table = self.v4 if e.net.version == 4 else self.v6
+        table.setdefault(e.net.prefixlen, {}).setdefault(int(e.net.network_address), []).append(e)
+
+    def lookup(self, addr: Addr) -> list[_Entry]:
+        table, bits = (self.v4, 32) if addr.version == 4 else (self.v6, 128)
+        value = int(addr)
+        found: list[_Entry] = []
+        for plen in sorted(table, reverse=True):  # most specific first
+            mask = ((1 << bits) - 1) ^ ((1 << (bits - plen)) - 1)
+            found.extend(table[plen].get(value & mask, ()))
+        return found
+
+
+def _clean(value: object, limit: int = 128) -> str:
+    """Snapshot text is data written by us from attacker-influenced input (realm, user):
+    keep reasons printable ASCII so they are safe to hand back to FreeSWITCH."""
+    s = value if isinstance(value, str) else ("" if value is None else str(value))
+    out = s.encode("ascii", "backslashreplace").decode("ascii")
+    out = "".join(ch if 0x20 <= ord(ch) < 0x7F else "?" for ch in out)
+    return out[:limit]
+
+
+def _parse_registrations(rows: Iterable[object]) -> dict[Addr, list[_Reg]]:
+    regs: dict[Addr, list[_Reg]] = {}
+    for row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        try:
+            addr = parse_ip(str(row.get("ip", "")))
+            expires = float(row.get("expires", 0) or 0)
+        except (ValueError, TypeError, OverflowError):
+            continue
+        regs.setdefault(addr, []).append(_Reg(_clean(row.get("user")), _clean(row.get("realm")), expires))
+    return regs
+
+
+def _parse_whitelist(data: object) -> _Nets:
+    nets = _Nets()
+    entries = data.get("entries", []) if isinstance(data, Mapping) else []
+    if not isinstance(entries, list):
+        raise ValueError("entries is not a list")
+    for row in entries:
+        if not isinstance(row, Mapping):
+            continue
+        try:
+            net = ipaddress.ip_network(str(row.get("cidr", "")).strip(), strict=False)
+        except ValueError:
+            continue  # one bad entry must not void the rest
+        if isinstance(net, ipaddress.IPv6Network) and net.network_address.ipv4_mapped is not None:
+            # ::ffff:a.b.c.d/120 style: compare against the IPv4 form parse_ip produces
+            if net.prefixlen >= 96:
+                net = ipaddress.ip_network("%s/%d" % (net.network_address.ipv4_mapped, net.prefixlen - 96))
+        source = _clean(row.get("source") or "allow", 32)
+        nets.add(_Entry(net, source, _clean(row.get("label"))))
+    return nets
+
+
+class _Cached:
+    """One JSON file parsed on change. Keeps the last good parse when the file turns bad."""
+
+    def __init__(self) -> None:
+        self.key: tuple[int, int, int] | None = None
+        self.value: object = None
+
+    def get(self, path: Path, parse: object, empty: object) -> object:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            self.key, self.value = None, empty
+            return empty
+        except OSError:
+            return self.value if self.value is not None else empty
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if key == self.key:
+            return self.value
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            value = parse(data)  # type: ignore[operator]
+        except (OSError, ValueError, TypeError):
+            # malformed or half-written by a non-atomic writer: the last good state stays
+            return self.value if self.value is not None else empty
+        self.key, self.value = key, value
+        return value
+
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, str], _Cached] = {}
+
+
+def _load(state_dir: Path, name: str, parse: object, empty: object) -> object:
+    with _lock:
+        c = _cache.setdefault((str(state_dir), name), _Cached())
+        return c.get(Path(state_dir) / name, parse, empty)
+
+
+def _regs_from_snapshot(data: object) -> dict[Addr, list[_Reg]]:
+    if not isinstance(data, Mapping):
+        raise ValueError("not an object")
+    rows = data.get("registrations", [])
+    if not isinstance(rows, list):
+        raise ValueError("registrations is not a list")
+    return _parse_registrations(rows)
+
+
+def _fmt_time(epoch: float) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+    except (OverflowError, ValueError, OSError):
+        return "?"
+
+
+def check(
+    ip: str,
+    *,
+    state_dir: Path,
+    now: float | None = None,
+    registrations: Iterable[Mapping[str, object]] | None = None,
+) -> Verdict:
+    """Whether ``ip`` is whitelisted, with every reason found.
+
+    ``registrations`` (rows shaped like contract 1's entries) replaces the registrations snapshot
+    file when given: the monitor's api passes its live in-memory set. Raises ValueError on a
+    malformed IP."""
+    addr = parse_ip(ip)
+    when = time.time() if now is None else now
+    if registrations is not None:
+        regs = _parse_registrations(registrations)
+    else:
+        regs = _load(state_dir, REGISTRATIONS_FILE, _regs_from_snapshot, {})  # type: ignore[assignment]
+    nets: _Nets = _load(state_dir, WHITELIST_FILE, _parse_whitelist, _Nets())  # type: ignore[assignment]
+    reasons: list[str] = []
+    seen: set[str] = set()
+    for reg in sorted(regs.get(addr, ()), key=lambda r: -r.expires):
+        if reg.expires <= when:
+            continue
+        who = "%s@%s" % (reg.user, reg.realm)
+        if who in seen:
+            continue
+        seen.add(who)
+        reasons.append("registered %s until %s" % (who, _fmt_time(reg.expires)))
+    for entry in nets.lookup(addr):
+        reasons.append(entry.reason())
+    return Verdict(bool(reasons), reasons)
+
+
+def clear_cache() -> None:
+    """Forget parsed files (tests)."""
+    with _lock:
+        _cache.clear()
