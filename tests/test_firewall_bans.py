@@ -1,0 +1,99 @@
+"""Contract 4: dynamic bans in real kernel sets, inside throwaway namespaces, both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fs_python import config
+from fs_python.firewall import FirewallError, bans
+from tests.fsg4net import Lab, can_run, sh
+
+why = can_run()
+
+
+def _cfg(tmp_path: Path, backend: str) -> config.Config:
+    p = tmp_path / "fsguard.conf"
+    p.write_text(f"[fsguard]\nstate_dir = {tmp_path / 'state'}\n[firewall]\nbackend = {backend}\n")
+    return config.load(p)
+
+
+@pytest.fixture
+def lab():
+    if why:
+        pytest.skip(why)
+    lab = Lab("b")
+    yield lab
+    lab.close()
+
+
+@pytest.mark.parametrize("backend", ["nftables", "iptables"])
+def test_add_is_del_both_families(lab: Lab, tmp_path: Path, backend: str) -> None:
+    cfg = _cfg(tmp_path, backend)
+    ns = lab.pbx
+    assert not bans.is_banned(cfg, "198.18.7.7", netns=ns)
+    bans.add_ban(cfg, "198.18.7.7", 600, netns=ns)
+    bans.add_ban(cfg, "198.18.7.7", 60, netns=ns)  # re-ban: not an error
+    bans.add_ban(cfg, "::ffff:198.18.7.8", None, netns=ns)  # mapped -> IPv4, permanent
+    bans.add_ban(cfg, "2001:db8:1::9", 600, netns=ns)
+    assert bans.is_banned(cfg, "198.18.7.7", netns=ns)
+    assert bans.is_banned(cfg, "198.18.7.8", netns=ns)
+    assert bans.is_banned(cfg, "2001:db8:1::9", netns=ns)
+    assert not bans.is_banned(cfg, "198.18.7.9", netns=ns)
+    bans.del_ban(cfg, "198.18.7.7", netns=ns)
+    bans.del_ban(cfg, "198.18.7.7", netns=ns)  # idempotent
+    assert not bans.is_banned(cfg, "198.18.7.7", netns=ns)
+    if backend == "nftables":
+        out = lab.exec_pbx("nft", "list", "set", "inet", "fsguard", "ban6").stdout
+        assert "2001:db8:1::9" in out and "timeout" in out
+    else:
+        out = lab.exec_pbx("ipset", "list", "fsguard-ban4").stdout
+        assert "198.18.7.8 timeout 0" in out
+
+
+def test_ban_expires(lab: Lab, tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, "nftables")
+    bans.add_ban(cfg, "198.18.7.10", 1, netns=lab.pbx)
+    assert bans.is_banned(cfg, "198.18.7.10", netns=lab.pbx)
+    import time
+
+    time.sleep(1.6)
+    assert not bans.is_banned(cfg, "198.18.7.10", netns=lab.pbx)
+
+
+@pytest.mark.parametrize("bad", ["", "1.2.3", "198.18.0.0/24", "127.0.0.1", "::", "224.0.0.1", "$(reboot)", "1.2.3.4;ls"])
+def test_bad_addresses_refused(tmp_path: Path, bad: str) -> None:
+    cfg = _cfg(tmp_path, "dry-run")
+    with pytest.raises(FirewallError):
+        bans.add_ban(cfg, bad, 60)
+
+
+def test_dry_run_backend(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, "dry-run")
+    bans.add_ban(cfg, "203.0.113.9", 60)
+    assert bans.is_banned(cfg, "203.0.113.9")
+    bans.del_ban(cfg, "203.0.113.9")
+    assert not bans.is_banned(cfg, "203.0.113.9")
+
+
+def test_bad_backend_and_netns(tmp_path: Path) -> None:
+    with pytest.raises(FirewallError):
+        bans.add_ban(_cfg(tmp_path, "pf"), "203.0.113.9", 60)
+    with pytest.raises(FirewallError):
+        bans.add_ban(_cfg(tmp_path, "nftables"), "203.0.113.9", 60, netns="x; rm -rf /")
+
+
+def test_conntrack_entries_deleted(lab: Lab, tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, "nftables")
+    if sh("which", "conntrack", check=False).returncode:
+        pytest.skip("conntrack not installed")
+    # conntrack tracks flows in a namespace only once a rule uses it: load one ct rule
+    lab.exec_pbx("nft", "add", "table", "inet", "fsg4t")
+    lab.exec_pbx("nft", "add", "chain", "inet", "fsg4t", "c", "{ type filter hook input priority 0 ; }")
+    lab.exec_pbx("nft", "add", "rule", "inet", "fsg4t", "c", "ct", "state", "new", "counter")
+    lab.exec_pbx("conntrack", "-I", "-s", "198.18.9.9", "-d", "198.18.0.1", "-p", "udp", "--sport", "5060",
+                 "--dport", "5060", "-t", "60", "-u", "SEEN_REPLY")
+    assert "198.18.9.9" in lab.exec_pbx("conntrack", "-L", check=False).stdout
+    bans.add_ban(cfg, "198.18.9.9", 60, netns=lab.pbx)
+    assert "198.18.9.9" not in lab.exec_pbx("conntrack", "-L", check=False).stdout
