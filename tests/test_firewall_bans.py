@@ -62,7 +62,10 @@ def test_ban_expires(lab: Lab, tmp_path: Path) -> None:
     assert not bans.is_banned(cfg, "198.18.7.10", netns=lab.pbx)
 
 
-@pytest.mark.parametrize("bad", ["", "1.2.3", "198.18.0.0/24", "127.0.0.1", "::", "224.0.0.1", "$(reboot)", "1.2.3.4;ls"])
+BAD = ["", "1.2.3", "198.18.0.0/24", "127.0.0.1", "::", "224.0.0.1", "$(reboot)", "1.2.3.4;ls"]
+
+
+@pytest.mark.parametrize("bad", BAD)
 def test_bad_addresses_refused(tmp_path: Path, bad: str) -> None:
     cfg = _cfg(tmp_path, "dry-run")
     with pytest.raises(FirewallError):
