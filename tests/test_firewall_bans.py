@@ -100,3 +100,19 @@ def test_conntrack_entries_deleted(lab: Lab, tmp_path: Path) -> None:
     assert "198.18.9.9" in lab.exec_pbx("conntrack", "-L", check=False).stdout
     bans.add_ban(cfg, "198.18.9.9", 60, netns=lab.pbx)
     assert "198.18.9.9" not in lab.exec_pbx("conntrack", "-L", check=False).stdout
+
+
+def test_nft_command_fallback_when_netlink_fails(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fs_python.firewall import nftnl
+
+    def broken(*a: object, **k: object) -> None:
+        raise nftnl.NetlinkError(95, "not supported")
+
+    monkeypatch.setattr(nftnl, "setelem", broken)
+    monkeypatch.setattr(nftnl, "has_element", broken)
+    cfg = _cfg(tmp_path, "nftables")
+    bans.add_ban(cfg, "198.18.7.20", 600, netns=lab.pbx)
+    bans.add_ban(cfg, "198.18.7.20", 60, netns=lab.pbx)
+    assert bans.is_banned(cfg, "198.18.7.20", netns=lab.pbx)
+    bans.del_ban(cfg, "198.18.7.20", netns=lab.pbx)
+    assert not bans.is_banned(cfg, "198.18.7.20", netns=lab.pbx)
