@@ -1,0 +1,254 @@
+"""Files fsguard installs, tracked by hash (certbot's way): never overwrite an operator's edit.
+
+Two kinds of file:
+- ``owned``: the whole file is fsguard's (its own names only); uninstall deletes it.
+- ``edit``: a file fsguard does not own but must change (python.conf.xml when it exists); the
+  original bytes are kept in the state dir and uninstall puts them back byte-identical. The new
+  content is always computed from the *original*, so a second run computes the same bytes.
+
+The manifest (``<state_dir>/install-manifest.json``) records each file's sha256 as written.
+A file whose current hash differs from the manifest was edited by the operator: install and
+uninstall refuse to touch it unless forced.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_NAME = "install-manifest.json"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Desired:
+    """A file fsguard wants at ``path`` (host path). ``edit`` computes new bytes from the original."""
+
+    path: str
+    content: bytes = b""
+    kind: str = "owned"  # owned | edit
+    mode: int = 0o644
+    edit: Callable[[bytes], bytes] | None = None
+    source: str = ""
+
+
+@dataclass
+class FileOp:
+    path: str
+    action: str  # create | update | edit | delete | restore | unchanged | conflict
+    old: bytes | None
+    new: bytes | None
+    kind: str = "owned"
+    mode: int = 0o644
+    reason: str = ""
+    original: bytes | None = None  # for edits: the bytes before fsguard touched the file
+
+    @property
+    def changes(self) -> bool:
+        return self.action not in ("unchanged", "conflict")
+
+    def diff(self) -> str:
+        if self.action == "conflict":
+            return f"! {self.path}: {self.reason}\n"
+        old = (self.old or b"").decode("utf-8", "replace").splitlines(keepends=True)
+        new = (self.new or b"").decode("utf-8", "replace").splitlines(keepends=True)
+        a = "/dev/null" if self.old is None else f"a{self.path}"
+        b = "/dev/null" if self.new is None else f"b{self.path}"
+        text = "".join(difflib.unified_diff(old, new, a, b))
+        return text if text.endswith("\n") or not text else text + "\n\\ No newline at end of file\n"
+
+
+@dataclass
+class Manifest:
+    path: Path
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, state_dir: Path) -> Manifest:
+        p = state_dir / MANIFEST_NAME
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            data = {}
+        except (OSError, ValueError) as exc:
+            raise OSError(f"{p}: unreadable install manifest: {exc}") from None
+        data.setdefault("version", 1)
+        data.setdefault("files", {})
+        data.setdefault("dirs", [])
+        data.setdefault("rows", [])
+        data.setdefault("tables_created", [])
+        return cls(p, data)
+
+    @property
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @property
+    def files(self) -> dict[str, dict[str, Any]]:
+        return self.data["files"]  # type: ignore[no-any-return]
+
+    def dump(self) -> bytes:
+        return (json.dumps(self.data, indent=1, sort_keys=True) + "\n").encode()
+
+
+def _read(p: Path) -> bytes | None:
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def plan_install(desired: list[Desired], manifest: Manifest, real: Callable[[str], Path],
+                 backups: Path, *, force: bool = False) -> list[FileOp]:
+    ops: list[FileOp] = []
+    wanted = {d.path for d in desired}
+    for d in desired:
+        cur = _read(real(d.path))
+        rec = manifest.files.get(d.path)
+        edited = rec is not None and cur is not None and sha256(cur) != rec["sha256"]
+        if d.kind == "edit":
+            assert d.edit is not None
+            if rec is not None and rec.get("original_backup"):
+                original = (backups / rec["original_backup"]).read_bytes()
+            else:
+                original = cur if rec is None else None
+            if original is None:
+                new = d.edit(b"")
+            else:
+                new = d.edit(original)
+            if edited and not force:
+                ops.append(FileOp(d.path, "conflict", cur, new, "edit", d.mode,
+                                  "changed since fsguard edited it; not touched (use --force)", original))
+            elif cur == new:
+                ops.append(FileOp(d.path, "unchanged", cur, new, "edit", d.mode, original=original))
+            else:
+                ops.append(FileOp(d.path, "edit", cur, new, "edit", d.mode, original=original))
+            continue
+        if d.kind == "seed":
+            # Written once (the config file): the operator owns its contents from then on.
+            action = "create" if cur is None else "unchanged"
+            ops.append(FileOp(d.path, action, cur, d.content if cur is None else cur, "seed", d.mode))
+            continue
+        if cur == d.content:
+            ops.append(FileOp(d.path, "unchanged", cur, d.content, "owned", d.mode))
+        elif cur is None:
+            ops.append(FileOp(d.path, "create", None, d.content, "owned", d.mode))
+        elif rec is None and not force:
+            ops.append(FileOp(d.path, "conflict", cur, d.content, "owned", d.mode,
+                              "exists and was not written by fsguard; not overwritten (use --force)"))
+        elif edited and not force:
+            ops.append(FileOp(d.path, "conflict", cur, d.content, "owned", d.mode,
+                              "edited by the operator since fsguard wrote it; not overwritten (use --force)"))
+        else:
+            ops.append(FileOp(d.path, "update", cur, d.content, "owned", d.mode))
+    # Files an earlier version installed that this one no longer ships.
+    for path, rec in sorted(manifest.files.items()):
+        if path in wanted:
+            continue
+        ops.append(_removal(path, rec, real, backups, force))
+    return ops
+
+
+def _removal(path: str, rec: dict[str, Any], real: Callable[[str], Path], backups: Path, force: bool) -> FileOp:
+    cur = _read(real(path))
+    if cur is not None and sha256(cur) != rec["sha256"] and not force:
+        return FileOp(path, "conflict", cur, cur, rec.get("kind", "owned"), reason=(
+            "edited by the operator since fsguard wrote it; left as it is (use --force)"))
+    if rec.get("kind") == "edit" and rec.get("original_backup"):
+        orig = (backups / rec["original_backup"]).read_bytes()
+        return FileOp(path, "restore", cur, orig, "edit", int(rec.get("original_mode", 0o644)))
+    if cur is None:
+        return FileOp(path, "unchanged", None, None, rec.get("kind", "owned"))
+    return FileOp(path, "delete", cur, None, rec.get("kind", "owned"))
+
+
+def plan_uninstall(manifest: Manifest, real: Callable[[str], Path], backups: Path, *,
+                   force: bool = False) -> list[FileOp]:
+    return [_removal(p, r, real, backups, force) for p, r in sorted(manifest.files.items())]
+
+
+class FileJournal:
+    """Applies file ops and remembers how to undo every one of them (the files half of the unit)."""
+
+    def __init__(self, real: Callable[[str], Path], *, group: int | None = None) -> None:
+        self.real = real
+        self.group = group
+        self.undo: list[tuple[Path, bytes | None, int | None]] = []
+        self.made_dirs: list[Path] = []
+
+    def _mkdirs(self, d: Path) -> None:
+        missing: list[Path] = []
+        while not d.exists():
+            missing.append(d)
+            d = d.parent
+        for m in reversed(missing):
+            m.mkdir(mode=0o755)
+            self.made_dirs.append(m)
+
+    def write(self, path: Path, data: bytes, mode: int) -> None:
+        old = _read(path)
+        old_mode = path.stat().st_mode & 0o7777 if old is not None else None
+        self._mkdirs(path.parent)
+        self.undo.append((path, old, old_mode))
+        tmp = path.with_name(f".{path.name}.fsguard-tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        if self.group is not None and os.geteuid() == 0:
+            os.chown(tmp, 0, self.group)
+        os.replace(tmp, path)
+
+    def remove(self, path: Path) -> None:
+        old = _read(path)
+        if old is None:
+            return
+        self.undo.append((path, old, path.stat().st_mode & 0o7777))
+        path.unlink()
+
+    def apply(self, op: FileOp) -> None:
+        p = self.real(op.path)
+        if op.action in ("create", "update", "edit", "restore"):
+            assert op.new is not None
+            self.write(p, op.new, op.mode)
+        elif op.action == "delete":
+            self.remove(p)
+
+    def rollback(self) -> None:
+        for path, old, mode in reversed(self.undo):
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(old)
+                if mode is not None:
+                    os.chmod(path, mode)
+        for d in reversed(self.made_dirs):
+            shutil.rmtree(d / "__pycache__", ignore_errors=True)
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        self.undo.clear()
+        self.made_dirs.clear()
+
+
+def remove_dirs(dirs: list[str], real: Callable[[str], Path]) -> None:
+    """Remove directories fsguard created, deepest first, when nothing but caches are left in them."""
+    for d in sorted(dirs, key=lambda s: s.count("/"), reverse=True):
+        p = real(d)
+        shutil.rmtree(p / "__pycache__", ignore_errors=True)
+        try:
+            p.rmdir()
+        except OSError:
+            pass

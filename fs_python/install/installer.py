@@ -1,0 +1,289 @@
+"""``fsguard install`` / ``uninstall`` / ``render``: plan, show, apply as one unit, undo exactly.
+
+Order of one install (a failure anywhere before the commit undoes everything):
+preflight -> plan files and rows -> refuse on conflicts -> [dry run stops here] ->
+open the DB transaction -> create tables, write rows -> write files (journalled) ->
+``fail2ban-client -t`` on the result -> write the manifest -> commit. Only then reload/rescan.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import io
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fs_python import config as fsconfig
+from fs_python.install import fusion, live, rows, sources, sqlgen
+from fs_python.install.files import (
+    Desired,
+    FileJournal,
+    FileOp,
+    Manifest,
+    plan_install,
+    plan_uninstall,
+    remove_dirs,
+    sha256,
+)
+from fs_python.install.rows import RowOp
+from fs_python.install.target import Misconfigured, NotInstalled, Target, check_fusion_db, detect
+from fs_python.store import Store, StoreError
+
+STATE_DIR = "/var/lib/fsguard"
+CONFIG = "/etc/fsguard/fsguard.conf"
+
+
+class InstallError(Exception):
+    """Something failed while applying; everything was rolled back."""
+
+
+class UserEdited(Exception):
+    def __init__(self, result: Result) -> None:
+        super().__init__("; ".join(f"{f['path']}: {f['reason']}" for f in result.files if f["action"] == "conflict"))
+        self.result = result
+
+
+@dataclass
+class Result:
+    action: str
+    kind: str
+    root: str
+    dry_run: bool = False
+    changed: bool = False
+    files: list[dict[str, str]] = field(default_factory=list)
+    rows: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    steps: list[dict[str, str]] = field(default_factory=list)
+    diff: str = ""
+
+    def text(self) -> str:
+        out = io.StringIO()
+        verb = "would change" if self.dry_run else "changed"
+        n_files = sum(1 for f in self.files if f["action"] not in ("unchanged", "conflict"))
+        out.write(f"fsguard {self.action} ({self.kind}, root {self.root}): {verb} {n_files} files, "
+                  f"{len(self.rows)} rows, {len(self.tables)} tables\n")
+        if self.dry_run and self.diff:
+            out.write(self.diff)
+        for f in self.files:
+            if f["action"] == "conflict":
+                out.write(f"  ! {f['path']}: {f['reason']}\n")
+        for s in self.steps:
+            out.write(f"  {s['status']:8} {s['name']}" + (f": {s['detail']}" if s["detail"] else "") + "\n")
+        for n in self.notes:
+            out.write(f"  note: {n}\n")
+        if not self.changed and not self.dry_run:
+            out.write("  nothing to do: already installed as planned\n" if self.action == "install" else "")
+        return out.getvalue()
+
+
+def _open_store(t: Target) -> Store | None:
+    if t.kind != "fusionpbx":
+        return None
+    try:
+        store = Store.pgsql(**{k: v for k, v in t.db.items() if v})
+    except StoreError as exc:
+        raise Misconfigured(f"FusionPBX database ({t.fusion_config}): {exc}") from None
+    check_fusion_db(store)
+    return store
+
+
+def _desired(t: Target) -> tuple[list[Desired], list[str]]:
+    cfg_real = t.r(CONFIG)
+    token = fsconfig.load(cfg_real).event_token if cfg_real.exists() else ""
+    token = token or fsconfig.new_token()
+    files: list[Desired] = []
+    notes: list[str] = []
+    conf_files, n = sources.config_file(t, token, STATE_DIR)
+    files += conf_files
+    notes += n
+    # The config as it will be after install, for renderers that need it (fail2ban: the token).
+    cfg = fsconfig.load(cfg_real) if cfg_real.exists() else _config_from(conf_files[0].content, cfg_real)
+    for producer in (sources.package, sources.fusion_app, sources.cli_wrapper, sources.freeswitch_conf,
+                     sources.systemd_units):
+        got, n = producer(t)
+        files += got
+        notes += n
+    got, n = sources.fail2ban(t, cfg)
+    return files + got, notes + n
+
+
+def _config_from(text: bytes, path: Path) -> fsconfig.Config:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text.decode())
+    return fsconfig.Config(path, parser)
+
+
+def _files_summary(ops: list[FileOp]) -> list[dict[str, str]]:
+    return [{"path": o.path, "action": o.action, "reason": o.reason} for o in ops]
+
+
+def _diff(file_ops: list[FileOp], row_ops: list[RowOp], tables: list[str], drop: bool = False) -> str:
+    parts = [o.diff() for o in file_ops if o.action != "unchanged"]
+    parts += [f"{'- drop' if drop else '+ create'} table {name}\n" for name in tables]
+    parts += [o.describe() for o in row_ops]
+    return "".join(parts)
+
+
+def _host(t: Target, real: Path) -> str:
+    return "/" + real.relative_to(t.root).as_posix()
+
+
+def install(root: str | Path = "/", *, dry_run: bool = False, force: bool = False) -> Result:
+    t = detect(root)
+    desired, notes = _desired(t)
+    manifest = Manifest.load(t.r(STATE_DIR))
+    backups = t.r(STATE_DIR) / "install-backups"
+    file_ops = plan_install(desired, manifest, t.r, backups, force=force)
+    store = _open_store(t)
+    row_ops: list[RowOp] = []
+    tables: list[str] = []
+    if store is not None:
+        row_ops, tables, more = fusion.plan(store)
+        notes += more
+    res = Result("install", t.kind, str(t.root), dry_run=dry_run, files=_files_summary(file_ops),
+                 rows=[o.describe().rstrip("\n") for o in row_ops], tables=tables, notes=t.warnings + notes)
+    res.diff = _diff(file_ops, row_ops, tables)
+    if any(o.action == "conflict" for o in file_ops) and not dry_run:
+        raise UserEdited(res)
+    changing = [o for o in file_ops if o.changes]
+    if dry_run or not (changing or row_ops or tables):
+        if store is not None:
+            store.close()
+        return res
+    journal = FileJournal(t.r)
+    try:
+        with store.transaction() if store is not None else contextlib.nullcontext():
+            if store is not None:
+                for _version, _name, sql in sqlgen.migrations("pgsql"):
+                    for stmt in sqlgen.statements(sql):
+                        store.execute(stmt)
+                for rop in row_ops:
+                    rows.apply(store, rop)
+            for fop in changing:
+                journal.apply(fop)
+                _record(manifest, fop, journal, backups, t)
+            if any(o.path.startswith("/etc/fail2ban/") for o in changing):
+                step = live.fail2ban_test(t)
+                res.steps.append(vars(step))
+                if step.status == "failed":
+                    raise InstallError(f"fail2ban-client -t failed, nothing installed:\n{step.detail}")
+            manifest.data["kind"] = t.kind
+            manifest.data["rows"] = rows.merge_journal(manifest.data["rows"], row_ops)
+            manifest.data["tables_created"] = sorted(set(manifest.data["tables_created"]) | set(tables))
+            journal._mkdirs(manifest.path.parent)
+            manifest.data["dirs"] = sorted(set(manifest.data["dirs"]) | {_host(t, d) for d in journal.made_dirs})
+            journal.write(manifest.path, manifest.dump(), 0o600)
+    except BaseException:
+        journal.rollback()
+        raise
+    finally:
+        if store is not None:
+            store.close()
+    res.changed = True
+    _after(t, res, changing, bool(row_ops))
+    return res
+
+
+def _record(manifest: Manifest, op: FileOp, journal: FileJournal, backups: Path, t: Target) -> None:
+    rec: dict[str, Any] = manifest.files.get(op.path, {})
+    if op.action in ("delete", "restore"):
+        manifest.files.pop(op.path, None)
+        return
+    assert op.new is not None
+    if op.kind == "edit" and not rec.get("original_backup") and op.original is not None:
+        name = sha256(op.original) + ".orig"
+        journal.write(backups / name, op.original, 0o600)
+        real = t.r(op.path)
+        rec["original_backup"] = name
+        rec["original_mode"] = real.stat().st_mode & 0o7777 if real.exists() else 0o644
+    rec.update({"kind": op.kind, "sha256": sha256(op.new)})
+    manifest.files[op.path] = rec
+
+
+def _after(t: Target, res: Result, changing: list[FileOp], rows_changed: bool) -> None:
+    paths = [o.path for o in changing]
+    if t.kind == "fusionpbx" and rows_changed:
+        res.steps.append(vars(live.clear_fusion_cache(t)))
+        res.steps.append(vars(live.fs_cli(t, "sofia profile internal rescan")))
+    if t.kind == "freeswitch" and any("/sip_profiles/" in p or "/dialplan/" in p for p in paths):
+        res.steps.append(vars(live.fs_cli(t, "reloadxml")))
+        res.steps.append(vars(live.fs_cli(t, "sofia profile internal rescan")))
+    if any(p.startswith("/etc/fail2ban/") for p in paths):
+        res.steps.append(vars(live.fail2ban_reload(t)))
+    units = [Path(p).name for p in paths if p.startswith("/etc/systemd/system/")]
+    if units:
+        res.steps.append(vars(live.systemd_reload(t, units)))
+    if any(p.endswith("python.conf.xml") or p.endswith("modules.conf.xml") for p in paths):
+        res.notes.append("mod_python3 reads python.conf.xml at load: restart FreeSWITCH (or `reload mod_python3`) "
+                         "to start the monitor")
+
+
+def uninstall(root: str | Path = "/", *, dry_run: bool = False, force: bool = False,
+              keep_data: bool = False) -> Result:
+    t = detect(root)
+    manifest = Manifest.load(t.r(STATE_DIR))
+    if not manifest.exists:
+        raise NotInstalled(f"fsguard is not installed here (no {STATE_DIR}/{manifest.path.name})")
+    backups = t.r(STATE_DIR) / "install-backups"
+    file_ops = plan_uninstall(manifest, t.r, backups, force=force)
+    store = _open_store(t) if manifest.data.get("kind") == "fusionpbx" else None
+    row_ops: list[RowOp] = []
+    notes: list[str] = []
+    tables = [] if keep_data else list(manifest.data["tables_created"])
+    if store is not None:
+        row_ops, notes = rows.reverse(store, manifest.data["rows"])
+    res = Result("uninstall", t.kind, str(t.root), dry_run=dry_run, files=_files_summary(file_ops),
+                 rows=[o.describe().rstrip("\n") for o in row_ops], tables=tables, notes=notes)
+    res.notes += [f"kept {o.path}: {o.reason}" for o in file_ops if o.action == "conflict"]
+    res.diff = _diff(file_ops, row_ops, tables, drop=True)
+    if dry_run:
+        if store is not None:
+            store.close()
+        return res
+    changing = [o for o in file_ops if o.changes]
+    journal = FileJournal(t.r)
+    try:
+        with store.transaction() if store is not None else contextlib.nullcontext():
+            if store is not None:
+                for rop in row_ops:
+                    rows.apply(store, rop)
+                for name in tables:
+                    store.execute(f"drop table if exists {rows._ident(name)}")
+            for fop in changing:
+                journal.apply(fop)
+    except BaseException:
+        journal.rollback()
+        raise
+    finally:
+        if store is not None:
+            store.close()
+    # Committed: now the bookkeeping (backups, manifest) and the directories fsguard made.
+    state = t.r(STATE_DIR)
+    if STATE_DIR in manifest.data["dirs"] and not keep_data:
+        shutil.rmtree(state, ignore_errors=True)
+    else:
+        shutil.rmtree(backups, ignore_errors=True)
+        manifest.path.unlink(missing_ok=True)
+    remove_dirs(manifest.data["dirs"], t.r)
+    res.changed = True
+    _after(t, res, changing, bool(row_ops))
+    return res
+
+
+def render(root: str | Path) -> Result:
+    """Write every file install would write into a fresh tree ``root`` (for review or packaging)."""
+    t = detect(root)
+    desired, notes = _desired(t)
+    res = Result("render", t.kind, str(t.root), notes=notes)
+    for d in desired:
+        real = t.r(d.path)
+        data = d.edit(real.read_bytes() if real.exists() else b"") if d.kind == "edit" and d.edit else d.content
+        real.parent.mkdir(parents=True, exist_ok=True)
+        real.write_bytes(data)
+        res.files.append({"path": d.path, "action": "rendered", "reason": ""})
+    res.changed = True
+    return res

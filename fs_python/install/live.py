@@ -1,0 +1,96 @@
+"""Steps that act on running services: config tests, reloads, rescans, cache clearing.
+
+Reloads and rescans run only when installing onto the live host (``--root /``) and report
+"skipped" with the reason otherwise (FreeSWITCH not running, tool missing, target tree).
+Commands are argument lists, never shell strings.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from fs_python.install.target import Target
+
+
+@dataclass
+class Step:
+    name: str
+    status: str  # done | skipped | failed
+    detail: str = ""
+
+
+def _run(argv: list[str], timeout: float = 30) -> tuple[int, str]:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 255, str(exc)
+    return proc.returncode, (proc.stdout + proc.stderr).strip()
+
+
+def clear_fusion_cache(t: Target) -> Step:
+    """FusionPBX caches dialplans (``dialplan:public``...) and sofia.conf; a stale cache hides our rows."""
+    if t.kind != "fusionpbx":
+        return Step("clear FusionPBX cache", "skipped", "not FusionPBX")
+    if t.cache_method == "file":
+        d = t.r(t.cache_dir)
+        removed = []
+        for p in sorted(d.glob("*")) if d.is_dir() else []:
+            if p.is_file() and (p.name == "dialplan.public" or p.name.startswith(("dialplan.public.",
+                                                                                   "configuration.sofia.conf"))):
+                p.unlink()
+                removed.append(p.name)
+        return Step("clear FusionPBX cache", "done", f"removed {', '.join(removed) or 'nothing (cache was empty)'}")
+    res = fs_cli(t, "memcache delete dialplan:public")
+    return Step("clear FusionPBX cache", res.status, res.detail)
+
+
+def fs_cli(t: Target, command: str) -> Step:
+    if not t.live:
+        return Step(f"fs_cli {command}", "skipped", f"target tree {t.root}, not the live host")
+    exe = shutil.which("fs_cli")
+    if exe is None:
+        return Step(f"fs_cli {command}", "skipped", "fs_cli not found")
+    argv = [exe, "-x", command]
+    if t.esl:
+        argv = [exe, "-H", t.esl["host"], "-P", t.esl["port"], "-p", t.esl["password"], "-x", command]
+    rc, out = _run(argv, timeout=15)
+    if rc != 0 or "[ERROR]" in out or "Error Connecting" in out:
+        return Step(f"fs_cli {command}", "skipped", f"FreeSWITCH not running or unreachable: {out[:200]}")
+    if out.startswith("-ERR"):
+        return Step(f"fs_cli {command}", "failed", out[:200])
+    return Step(f"fs_cli {command}", "done", out[:200])
+
+
+def fail2ban_test(t: Target) -> Step:
+    """``fail2ban-client -t`` on the tree just written: must pass before anything reloads."""
+    conf = t.r("/etc/fail2ban")
+    exe = shutil.which("fail2ban-client")
+    if exe is None or not (conf / "jail.conf").exists():
+        return Step("fail2ban-client -t", "skipped", "fail2ban not installed")
+    rc, out = _run([exe, "-c", str(conf), "-t"], timeout=120)
+    return Step("fail2ban-client -t", "done" if rc == 0 else "failed", out[-2000:])
+
+
+def fail2ban_reload(t: Target) -> Step:
+    if not t.live:
+        return Step("fail2ban reload", "skipped", f"target tree {t.root}, not the live host")
+    exe = shutil.which("fail2ban-client")
+    if exe is None:
+        return Step("fail2ban reload", "skipped", "fail2ban not installed")
+    rc, out = _run([exe, "ping"], timeout=10)
+    if rc != 0:
+        return Step("fail2ban reload", "skipped", "fail2ban server not running")
+    rc, out = _run([exe, "reload"], timeout=120)
+    return Step("fail2ban reload", "done" if rc == 0 else "failed", out[-500:])
+
+
+def systemd_reload(t: Target, units: list[str]) -> Step:
+    if not t.live:
+        return Step("systemctl daemon-reload", "skipped", f"target tree {t.root}, not the live host")
+    if shutil.which("systemctl") is None or not Path("/run/systemd/system").exists():
+        return Step("systemctl daemon-reload", "skipped", "systemd not running")
+    rc, out = _run(["systemctl", "daemon-reload"])
+    return Step("systemctl daemon-reload", "done" if rc == 0 else "failed", f"{out} units: {' '.join(units)}")

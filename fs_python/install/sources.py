@@ -1,0 +1,210 @@
+"""Where each installed file comes from. A source returns ``Desired`` files plus notes; a source
+whose producer is not there (another area not landed, a tool missing) says so instead of failing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from fs_python.install.files import Desired
+from fs_python.install.target import Misconfigured, Target
+
+PKG_DIR = Path(__file__).resolve().parent.parent  # .../fs_python
+SKIP_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
+MONITOR = "fs_python.monitor"
+NOT_FOUND = "fs_python.not_found"
+MARK = "fsguard"
+
+
+def app_dir() -> Path:
+    for cand in (PKG_DIR.parent / "fusionpbx_app", PKG_DIR / "data" / "fusionpbx_app"):
+        if cand.is_dir():
+            return cand
+    return PKG_DIR.parent / "fusionpbx_app"
+
+
+def _tree(src: Path, dest: str) -> list[Desired]:
+    out = []
+    for p in sorted(src.rglob("*")):
+        rel = p.relative_to(src)
+        if not p.is_file() or SKIP_PARTS & set(rel.parts) or p.suffix in (".pyc", ".pyo"):
+            continue
+        out.append(Desired(f"{dest}/{rel.as_posix()}", p.read_bytes(), source="package"))
+    return out
+
+
+def package(t: Target) -> tuple[list[Desired], list[str]]:
+    """fs_python where mod_python3's embedded interpreter imports from (the scripts dir)."""
+    return _tree(PKG_DIR, f"{t.scripts_dir}/fs_python"), []
+
+
+def fusion_app(t: Target) -> tuple[list[Desired], list[str]]:
+    if t.kind != "fusionpbx":
+        return [], []
+    src = app_dir()
+    if not src.is_dir():
+        return [], [f"fusionpbx_app not found next to {PKG_DIR}: the GUI is not installed"]
+    return _tree(src, f"{t.web_root}/app/fsguard"), []
+
+
+def cli_wrapper(t: Target) -> tuple[list[Desired], list[str]]:
+    text = ("#!/bin/sh\n# fsguard CLI (written by fsguard install): the package lives in FreeSWITCH's scripts dir.\n"
+            f"PYTHONPATH={t.scripts_dir}${{PYTHONPATH:+:$PYTHONPATH}} exec /usr/bin/python3 -m fs_python.cli \"$@\"\n")
+    return [Desired("/usr/local/sbin/fsguard", text.encode(), mode=0o755, source="cli")], []
+
+
+def config_file(t: Target, token: str, state_dir: str) -> tuple[list[Desired], list[str]]:
+    lines = [
+        "# fsguard configuration, written once by `fsguard install`. Edit freely: install never",
+        "# overwrites this file, and uninstall keeps it if you changed it.",
+        "[fsguard]", f"state_dir = {state_dir}", f"event_token = {token}", "", "[store]",
+    ]
+    if t.kind == "fusionpbx":
+        lines += ["kind = pgsql"] + [f"{k} = {v}" for k, v in t.db.items() if v]
+    else:
+        lines += ["kind = sqlite", f"path = {state_dir}/fsguard.db"]
+    lines += ["", "[freeswitch]", f"conf_dir = {t.conf_dir}", f"scripts_dir = {t.scripts_dir}", f"log = {t.log_file}"]
+    if t.kind == "fusionpbx":
+        lines += ["", "[fusionpbx]", f"config = {t.fusion_config}", f"web_root = {t.web_root}",
+                  f"cache_method = {t.cache_method}", f"cache_dir = {t.cache_dir}"]
+    return [Desired("/etc/fsguard/fsguard.conf", ("\n".join(lines) + "\n").encode(), kind="seed", mode=0o640,
+                    source="config")], []
+
+
+# -- reversible edits of files fsguard does not own ----------------------------------------------
+def _mask_comments(text: str) -> str:
+    """Comments blanked (same length) so searches skip them but offsets still fit the original."""
+    return re.sub(r"<!--.*?-->", lambda m: " " * len(m.group(0)), text, flags=re.S)
+
+
+def add_startup_script(original: bytes) -> bytes:
+    text = original.decode("utf-8")
+    masked = _mask_comments(text)
+    if re.search(r'<param\s+name="startup-script"\s+value="' + re.escape(MONITOR) + r'"', masked):
+        return original
+    m = re.search(r"<settings\s*>", masked)
+    line = f'\n    <param name="startup-script" value="{MONITOR}"/><!-- {MARK} -->'
+    if m:
+        return (text[: m.end()] + line + text[m.end():]).encode()
+    m = re.search(r"<configuration\b[^>]*>", masked)
+    if not m:
+        raise Misconfigured("python.conf.xml has no <configuration> element")
+    block = f"\n  <settings><!-- {MARK} -->{line}\n  </settings>"
+    return (text[: m.end()] + block + text[m.end():]).encode()
+
+
+def set_profile_param(name: str, value: str) -> Callable[[bytes], bytes]:
+    def edit(original: bytes) -> bytes:
+        text = original.decode("utf-8")
+        masked = _mask_comments(text)
+        pat = re.compile(r'<param\s+name="' + re.escape(name) + r'"\s+value="([^"]*)"\s*/>')
+        found = list(pat.finditer(masked))
+        if found:
+            for m in reversed(found):
+                if m.group(1) != value:
+                    text = text[: m.start(1)] + value + text[m.end(1):]
+            return text.encode()
+        s = re.search(r"<settings\s*>", masked)
+        if not s:
+            raise Misconfigured(f"SIP profile has no <settings>: cannot set {name}")
+        return (text[: s.end()] + f'\n    <param name="{name}" value="{value}"/><!-- {MARK} -->'
+                + text[s.end():]).encode()
+    return edit
+
+
+def load_module(original: bytes) -> bytes:
+    text = original.decode("utf-8")
+    masked = _mask_comments(text)
+    if re.search(r'<load\s+module="mod_python3"\s*/>', masked):
+        return original
+    m = re.search(r"<modules\s*>", masked)
+    if not m:
+        raise Misconfigured("modules.conf.xml has no <modules> element")
+    return (text[: m.end()] + f'\n    <load module="mod_python3"/><!-- {MARK} -->' + text[m.end():]).encode()
+
+
+PYTHON_CONF = (
+    f"<!-- {MARK}: mod_python3 settings (written by fsguard install, removed by fsguard uninstall) -->\n"
+    '<configuration name="python.conf" description="Python Configuration">\n'
+    "  <settings>\n"
+    f'    <param name="startup-script" value="{MONITOR}"/>\n'
+    "  </settings>\n"
+    "</configuration>\n")
+
+NOT_FOUND_XML = (
+    f"<!-- {MARK}: the public context's last extension (file named to sort last in public/*.xml).\n"
+    "     Calls nothing else answered: logged with the caller's network IP, answered 404. -->\n"
+    "<include>\n"
+    '  <extension name="fsguard-not-found">\n'
+    '    <condition field="destination_number" expression="^(.*)$">\n'
+    '      <action application="set" data="call_direction=inbound" inline="true"/>\n'
+    f'      <action application="python" data="{NOT_FOUND}"/>\n'
+    '      <action application="respond" data="404 Not Found"/>\n'
+    "    </condition>\n"
+    "  </extension>\n"
+    "</include>\n")
+NOT_FOUND_FILE = "zzzz_fsguard_not_found.xml"
+
+
+def freeswitch_conf(t: Target) -> tuple[list[Desired], list[str]]:
+    out: list[Desired] = []
+    notes: list[str] = []
+    py = f"{t.conf_dir}/autoload_configs/python.conf.xml"
+    if t.r(py).exists():
+        out.append(Desired(py, kind="edit", edit=add_startup_script, source="freeswitch"))
+    else:
+        out.append(Desired(py, PYTHON_CONF.encode(), source="freeswitch"))
+    if t.kind == "freeswitch":
+        out.append(Desired(f"{t.conf_dir}/dialplan/public/{NOT_FOUND_FILE}", NOT_FOUND_XML.encode(),
+                           source="freeswitch"))
+        prof = f"{t.conf_dir}/sip_profiles/internal.xml"
+        if t.r(prof).exists():
+            out.append(Desired(prof, kind="edit", edit=set_profile_param("log-auth-failures", "true"),
+                               source="freeswitch"))
+        else:
+            notes.append(f"{prof} not found: set log-auth-failures=true on your internal profile yourself")
+        mods = f"{t.conf_dir}/autoload_configs/modules.conf.xml"
+        if t.r(mods).exists():
+            out.append(Desired(mods, kind="edit", edit=load_module, source="freeswitch"))
+    else:
+        notes.append("FusionPBX loads modules from Advanced > Modules: make sure mod_python3 is enabled there")
+    return out, notes
+
+
+def _render_dir(t: Target, producer: Callable[[Path], object], dest: str, source: str) -> list[Desired]:
+    with tempfile.TemporaryDirectory(prefix="fsguard-render-") as tmp:
+        producer(Path(tmp))
+        return [Desired(f"{dest}/{p.relative_to(tmp).as_posix()}", p.read_bytes(),
+                        mode=0o644, source=source)
+                for p in sorted(Path(tmp).rglob("*")) if p.is_file()]
+
+
+def fail2ban(t: Target, cfg: object) -> tuple[list[Desired], list[str]]:
+    """fsguard's own fail2ban files (filter.d/fsguard-*, jail.d/fsguard.local, action.d/fsguard*)."""
+    try:
+        render = importlib.import_module("fs_python.f2b.render").render_config
+    except (ImportError, AttributeError):
+        return [], ["fail2ban: fs_python.f2b.render is not available in this build: no fail2ban files installed"]
+    files = _render_dir(t, lambda d: render(cfg, d, logpath=Path(t.log_file), private=False),
+                        "/etc/fail2ban", "fail2ban")
+    bad = [d.path for d in files if not re.search(r"/(filter\.d|jail\.d|action\.d)/fsguard[^/]*$", d.path)]
+    if bad:
+        raise Misconfigured(f"fail2ban renderer produced files fsguard does not own: {', '.join(bad)}")
+    return files, []
+
+
+def systemd_units(t: Target) -> tuple[list[Desired], list[str]]:
+    """Units other areas ship as templates (fs_python/data/systemd/fsguard*.{service,timer})."""
+    src = PKG_DIR / "data" / "systemd"
+    units = sorted(p for p in src.glob("fsguard*") if p.suffix in (".service", ".timer")) if src.is_dir() else []
+    if not units:
+        return [], ["systemd: no unit templates in fs_python/data/systemd: no service/timer units installed"]
+    out = []
+    for p in units:
+        text = p.read_text(encoding="utf-8").replace("@SCRIPTS_DIR@", t.scripts_dir)
+        out.append(Desired(f"/etc/systemd/system/{p.name}", text.encode(), source="systemd"))
+    return out, []

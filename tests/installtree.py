@@ -1,0 +1,112 @@
+"""Target trees for installer tests: a FusionPBX host or a plain FreeSWITCH host under a temp dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEBIAN_PYTHON_CONF = """<configuration name="python.conf" description="Python Configuration">
+  <settings>
+    <!-- <param name="xml-handler-script" value="dp"/> -->
+    <!-- <param name="startup-script" value="startup"/> -->
+  </settings>
+</configuration>
+"""
+
+PUBLIC_XML = """<include>
+  <context name="public">
+    <extension name="unloop">
+      <condition field="${unroll_loops}" expression="^true$"/>
+      <condition field="${sip_looped_call}" expression="^true$">
+        <action application="deflect" data="${destination_number}"/>
+      </condition>
+    </extension>
+    <extension name="outside_call" continue="true">
+      <condition>
+        <action application="set" data="outside_call=true"/>
+        <action application="export" data="RFC2822_DATE=${strftime(%a, %d %b %Y %T %z)}"/>
+      </condition>
+    </extension>
+    <X-PRE-PROCESS cmd="include" data="public/*.xml"/>
+  </context>
+</include>
+"""
+
+INTERNAL_XML = """<profile name="internal">
+  <settings>
+    <param name="debug" value="0"/>
+    <!-- <param name="log-auth-failures" value="false"/> in a comment must be left alone -->
+    <param name="sip-port" value="$${internal_sip_port}"/>
+    <param name="log-auth-failures" value="false"/>
+    <param name="auth-calls" value="$${internal_auth_calls}"/>
+  </settings>
+</profile>
+"""
+
+MODULES_XML = """<configuration name="modules.conf" description="Modules">
+  <modules>
+    <load module="mod_console"/>
+    <load module="mod_logfile"/>
+    <load module="mod_sofia"/>
+    <!-- <load module="mod_python3"/> -->
+  </modules>
+</configuration>
+"""
+
+
+def _w(root: Path, rel: str, text: str | bytes, mode: int = 0o644) -> None:
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(text.encode() if isinstance(text, str) else text)
+    p.chmod(mode)
+
+
+def fusion_tree(root: Path, db: dict[str, str]) -> Path:
+    _w(root, "etc/fusionpbx/config.conf", "\n".join([
+        "#database system settings",
+        "database.0.type = pgsql",
+        f"database.0.host = {db['host']}",
+        f"database.0.port = {db['port']}",
+        "database.0.sslmode = prefer",
+        f"database.0.name = {db['dbname']}",
+        f"database.0.username = {db['user']}",
+        f"database.0.password = {db['password']}",
+        "", "#general settings", "document.root = /var/www/fusionpbx", "project.path =",
+        "switch.conf.dir = /etc/freeswitch", "switch.scripts.dir = /usr/share/freeswitch/scripts",
+        "switch.database.dir = /var/lib/freeswitch/db", "",
+        "cache.method = file", "cache.location = /var/cache/fusionpbx", ""]), 0o640)
+    _w(root, "var/www/fusionpbx/index.php", "<?php\n")
+    _w(root, "var/www/fusionpbx/app/dialplans/app_config.php", "<?php\n")
+    _w(root, "etc/freeswitch/freeswitch.xml", "<document type=\"freeswitch/xml\"/>\n")
+    _w(root, "etc/freeswitch/autoload_configs/python.conf.xml", DEBIAN_PYTHON_CONF)
+    _w(root, "usr/lib/freeswitch/mod/mod_python3.so", b"\x7fELF")
+    _w(root, "usr/share/freeswitch/scripts/app.lua", "-- FusionPBX lua\n")
+    _w(root, "var/cache/fusionpbx/dialplan.public", "cached xml\n")
+    _w(root, "var/cache/fusionpbx/configuration.sofia.conf.pbx1", "cached sofia\n")
+    _w(root, "var/cache/fusionpbx/languages.en-us", "unrelated cache entry\n")
+    _w(root, "var/log/freeswitch/freeswitch.log", "")
+    return root
+
+
+def freeswitch_tree(root: Path, *, layout: str = "debian") -> Path:
+    conf = "etc/freeswitch" if layout == "debian" else "usr/local/freeswitch/conf"
+    mods = "usr/lib/freeswitch/mod" if layout == "debian" else "usr/local/freeswitch/mod"
+    scripts = "usr/share/freeswitch/scripts" if layout == "debian" else "usr/local/freeswitch/scripts"
+    _w(root, f"{conf}/freeswitch.xml", "<document type=\"freeswitch/xml\"/>\n")
+    _w(root, f"{conf}/dialplan/public.xml", PUBLIC_XML)
+    _w(root, f"{conf}/dialplan/public/00_inbound_did.xml", "<include/>\n")
+    _w(root, f"{conf}/sip_profiles/internal.xml", INTERNAL_XML, 0o640)
+    _w(root, f"{conf}/autoload_configs/modules.conf.xml", MODULES_XML)
+    _w(root, f"{mods}/mod_python3.so", b"\x7fELF")
+    (root / scripts).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def tree_state(root: Path, *, skip: tuple[str, ...] = ()) -> dict[str, tuple[bytes, int] | str]:
+    """Every file (bytes, mode) and directory under root: before/after compared exactly."""
+    out: dict[str, tuple[bytes, int] | str] = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if rel.startswith(skip):
+            continue
+        out[rel] = "dir" if p.is_dir() else (p.read_bytes(), p.stat().st_mode & 0o7777)
+    return out
