@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 VERSION = "1.10.12-release git a88d069 2024-08-02 21:02:27Z 64bit"
@@ -36,6 +37,9 @@ class FsLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        # When set, records go through the stand-in FreeSWITCH process instead (one writer, one
+        # format for sofia's records and fs_python's): sink(level, "file.c", line, message, uuid).
+        self.sink: Callable[[str, str, int, str, str | None], None] | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         # Line-buffered append, bytes written as FreeSWITCH would (raw attacker bytes included).
         self._fh = open(path, "a", encoding="utf-8", errors="surrogateescape", buffering=1)  # noqa: SIM115
@@ -50,6 +54,10 @@ class FsLog:
 
     def record(self, level: str, source: str, message: str, uuid: str | None = None) -> None:
         """One record; ``message`` may hold continuation lines (written without a prefix)."""
+        if self.sink is not None:
+            file, _, line = source.rpartition(":")
+            self.sink(level, file, int(line), message if message.endswith("\n") else message + "\n", uuid)
+            return
         self.raw(self.prefix(level, source, uuid) + message + ("" if message.endswith("\n") else "\n"))
 
     def raw(self, text: str) -> None:

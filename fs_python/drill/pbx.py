@@ -56,7 +56,7 @@ class CallInfo:
 
     @property
     def channel(self) -> str:
-        return f"sofia/{self.profile}/{self.from_user}@{self.from_host}"
+        return f"sofia/{self.profile}/{self.from_user}@{self.network_ip}:{self.network_port}"
 
 
 class Hooks:

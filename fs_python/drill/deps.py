@@ -1,0 +1,139 @@
+"""The drill's one doorway to the other areas' code (fail2ban, perimeter, firewall, store).
+
+Each adapter calls the area's real entry point; when the entry point is missing or differs, the
+adapter raises :class:`~fs_python.drill.report.StepAbort` naming what is missing, so the step that
+needed it reports FAIL with that reason instead of a fake pass. Keeping these in one module means
+an interface change touches one file.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from fs_python.drill.report import StepAbort
+
+
+def need(module: str, *attrs: str) -> ModuleType:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise StepAbort(f"{module} is not available ({exc})") from None
+    for a in attrs:
+        if not hasattr(mod, a):
+            raise StepAbort(f"{module}.{a} is not available")
+    return mod
+
+
+# -- firewall (perimeter area) ------------------------------------------------------------------
+def firewall_apply(cfg: Any, netns: str | None) -> Any:
+    fw = need("fs_python.firewall", "apply")
+    try:
+        return fw.apply(cfg, netns=netns)
+    except ImportError as exc:
+        raise StepAbort(f"fs_python.firewall.apply: {exc}") from None
+
+
+def is_banned(cfg: Any, ip: str, netns: str | None) -> bool:
+    bans = need("fs_python.firewall.bans", "is_banned")
+    return bool(bans.is_banned(cfg, ip, netns=netns))
+
+
+def del_ban(cfg: Any, ip: str, netns: str | None) -> None:
+    bans = need("fs_python.firewall.bans", "del_ban")
+    bans.del_ban(cfg, ip, netns=netns)
+
+
+# -- fail2ban area --------------------------------------------------------------------------------
+def render_fail2ban(cfg: Any, out_dir: Path, logpath: Path) -> list[Path]:
+    render = need("fs_python.f2b.render", "render_config")
+    return list(render.render_config(cfg, out_dir, logpath=logpath, private=True))
+
+
+# -- store (shared schema) ------------------------------------------------------------------------
+def _query(cfg: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    from fs_python.store import open_store
+
+    store = open_store(cfg)
+    try:
+        return store.query(sql, params)
+    finally:
+        store.close()
+
+
+def ban_rows(cfg: Any, ip: str) -> list[dict[str, Any]]:
+    return _query(cfg, "select * from v_fsguard_bans where ip_address = :ip order by ban_start", {"ip": ip})
+
+
+def offender_users(cfg: Any, ip: str) -> set[str]:
+    rows = _query(cfg, "select user_identity from v_fsguard_offenders where ip_address = :ip", {"ip": ip})
+    return {str(r["user_identity"]) for r in rows if r.get("user_identity")}
+
+
+def json_list(value: Any) -> list[Any]:
+    import json
+
+    if not value:
+        return []
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return [value]
+    return list(data) if isinstance(data, list) else [data]
+
+
+# -- whitelist (fs_python area) -------------------------------------------------------------------
+def whitelisted(cfg: Any, ip: str) -> tuple[bool, list[str]]:
+    wl = need("fs_python.whitelist", "check")
+    v = wl.check(ip, state_dir=cfg.state_dir)
+    return bool(v.whitelisted), list(v.reasons)
+
+
+# -- perimeter area -------------------------------------------------------------------------------
+def countries_refresh(cfg: Any) -> str:
+    countries = need("fs_python.perimeter.countries", "refresh")
+    data = countries.refresh(cfg, force=True)
+    if not data.available:
+        raise StepAbort(f"country data not built: {'; '.join(data.errors) or 'no ranges'}")
+    return f"countries {','.join(data.countries)}: {len(data.ranges[4])} IPv4 ranges"
+
+
+def list_add(env: Any, list_name: str, cidr: str, label: str, ttl: float = 900.0) -> None:
+    """A temporary, labelled list entry (it expires by itself even if every cleanup failed)."""
+    import time
+
+    lists = need("fs_python.perimeter.lists", "add", "delete")
+    from fs_python.store import open_store
+
+    store = open_store(env.cfg)
+    try:
+        if store.query_one("select 1 as x from v_fsguard_list_entries where list_name = :l and cidr = :c",
+                           {"l": list_name, "c": cidr}):
+            return  # there before the drill: neither changed nor removed by it
+        env.ledger.record("list-entry", list=list_name, cidr=cidr, ip=cidr.split("/")[0])
+        lists.add(store, env.cfg, list_name, cidr, label, time.time() + ttl)
+    finally:
+        store.close()
+
+
+def list_del(cfg: Any, list_name: str, cidr: str) -> None:
+    lists = need("fs_python.perimeter.lists", "delete")
+    from fs_python.store import open_store
+
+    store = open_store(cfg)
+    try:
+        lists.delete(store, cfg, list_name, cidr)
+    finally:
+        store.close()
+
+
+# -- fail2ban area: why, ignore list ---------------------------------------------------------------
+def why_text(cfg: Any, ip: str) -> str:
+    raise StepAbort("fsguard why core is not available yet")
+
+
+def sync_ignore(env: Any) -> None:
+    """Push the whitelist into the private fail2ban's ignore list, as `fsguard service` does."""
+    raise StepAbort("fail2ban ignore-list sync is not available yet")

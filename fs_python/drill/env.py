@@ -1,0 +1,174 @@
+"""The drill's world: config, namespaces, the PBX side (stand-in or real), fail2ban, firewall.
+
+:class:`SimEnv` (``--simulate``) builds everything in a work dir and two namespaces of its own:
+the stand-in PBX (fs_python's real handlers behind it, through the stand-in ``freeswitch``
+module), a private fail2ban-server with fsguard's rendered configuration, fsguard's real ruleset
+applied in the PBX namespace, and the embedded SQLite store. Nothing outside the work dir and the
+namespaces is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fs_python import config as config_mod
+from fs_python.drill import deps
+from fs_python.drill.f2bproc import PrivateFail2ban, base_env
+from fs_python.drill.fslog import FsLog
+from fs_python.drill.ledger import Ledger
+from fs_python.drill.netns import Topology
+from fs_python.drill.pbx import Directory, Hooks, StandInPBX, random_password
+from fs_python.drill.report import Check
+
+DOMAIN = "pbx.example.net"  # the directory domain the stand-in serves (RFC 2606 name)
+LABEL = "fsguard-drill"
+# Countries: the stand-in registry file gives the drill's range two made-up holders, so the test
+# depends on no real registry data: "allowed" covers 198.18.0.0/16, "foreign" 198.19.0.0/16.
+ALLOWED_CC = "ZZ"
+FOREIGN_CC = "ZY"
+
+
+@dataclass
+class Users:
+    customer: str = "1000"
+    customer_password: str = field(default_factory=random_password)
+    others: tuple[str, ...] = ("1001", "1002")
+    other_password: str = field(default_factory=random_password)
+
+
+def registry_fixture() -> str:
+    """A delegation file in the regional registries' real format (host counts for IPv4)."""
+    today = time.strftime("%Y%m%d")
+    return (
+        f"2|drill|{today}|2|19700101|{today}|+0000\n"
+        f"drill|*|ipv4|*|2|summary\n"
+        f"drill|{ALLOWED_CC}|ipv4|198.18.0.0|65536|{today}|allocated\n"
+        f"drill|{FOREIGN_CC}|ipv4|198.19.0.0|65536|{today}|allocated\n"
+    )
+
+
+class SimEnv:
+    """Everything the simulated drill runs against. :meth:`up` records each part in the ledger."""
+
+    mode = "simulate"
+
+    def __init__(self, ledger: Ledger, *, backend: str = "nftables") -> None:
+        self.ledger = ledger
+        self.backend = backend
+        self.topo = Topology(ledger.run_id)
+        self.users = Users()
+        self.token = config_mod.new_token().replace("-", "")[:24]
+        self.work = Path(tempfile.mkdtemp(prefix="fsguard-drill-"))
+        ledger.record("dir", path=str(self.work))
+        self.state_dir = self.work / "state"
+        self.state_dir.mkdir()
+        self.logpath = self.work / "freeswitch.log"
+        self.logpath.touch()
+        self.config_path = self.work / "fsguard.conf"
+        self.cfg: Any = None
+        self.fslog: FsLog | None = None
+        self.pbx: StandInPBX | None = None
+        self.hooks: Hooks = Hooks()
+        self.f2b: PrivateFail2ban | None = None
+        self.setup: list[Check] = []
+        self._old_env: str | None = None
+
+    # -- config ------------------------------------------------------------------------------
+    def write_config(self, carriers: bool = True) -> None:
+        countries = self.work / "country-source"
+        countries.mkdir(exist_ok=True)
+        (countries / "delegated-drill-extended-latest").write_text(registry_fixture(), encoding="ascii")
+        roles = self.topo.roles
+        text = f"""# fsguard drill {self.ledger.run_id}: temporary, removed with the drill
+[fsguard]
+state_dir = {self.state_dir}
+event_token = {self.token}
+
+[store]
+kind = sqlite
+path = {self.state_dir / 'fsguard.db'}
+
+[firewall]
+backend = {self.backend}
+
+[countries]
+allow = {ALLOWED_CC}
+sources = {countries / 'delegated-drill-extended-latest'}
+
+[carriers]
+addresses = {roles['carrier'] if carriers else ''}
+
+[feeds]
+voipbl = false
+# the drill's addresses live in the benchmarking range, which real feeds and lists refuse
+accept_test_ranges = true
+
+[freeswitch]
+domains = {DOMAIN}
+"""
+        self.config_path.write_text(text, encoding="utf-8")
+        self.cfg = config_mod.load(self.config_path)
+
+    # -- bring up ----------------------------------------------------------------------------
+    def _part(self, name: str, fn: Any) -> bool:
+        t0 = time.monotonic()
+        try:
+            detail = fn() or ""
+        except Exception as exc:
+            self.setup.append(Check(name, "fail", f"{type(exc).__name__}: {exc}", time.monotonic() - t0))
+            return False
+        self.setup.append(Check(name, "pass", str(detail), round(time.monotonic() - t0, 3)))
+        return True
+
+    def up(self) -> None:
+        self._old_env = os.environ.get(config_mod.ENV_PATH)
+        self.write_config(carriers=False)
+        os.environ[config_mod.ENV_PATH] = str(self.config_path)
+        self._part("namespaces", lambda: self.topo.create(self.ledger))
+        self._part("stand-in PBX", self._start_pbx)
+        self._part("country data", lambda: deps.countries_refresh(self.cfg))
+        self._part("firewall ruleset", lambda: deps.firewall_apply(self.cfg, self.topo.pbx_ns) and "applied")
+        self._part("fail2ban-server", self._start_f2b)
+
+    def _start_pbx(self) -> str:
+        self.fslog = FsLog(self.logpath)
+        from fs_python.drill import bridge
+
+        self.hooks = bridge.connect(self)
+        directory = Directory({DOMAIN: {self.users.customer: self.users.customer_password,
+                                        **{u: self.users.other_password for u in self.users.others}}})
+        self.pbx = StandInPBX(self.fslog, directory, bind_ip=self.topo.pbx_ip, netns=self.topo.pbx_ns,
+                              hooks=self.hooks)
+        self.pbx.start()
+        return f"sofia profiles internal:5060 external:5080 on {self.topo.pbx_ip}"
+
+    def _start_f2b(self) -> str:
+        conf = self.work / "fail2ban"
+        deps.render_fail2ban(self.cfg, conf, self.logpath)
+        self.f2b = PrivateFail2ban(conf, self.work, netns=self.topo.pbx_ns, env=base_env(self.config_path))
+        self.f2b.start(self.ledger)
+        return "jails: " + ", ".join(self.f2b.jails())
+
+    # -- tear down ---------------------------------------------------------------------------
+    def down(self) -> list[str]:
+        problems: list[str] = []
+        for name, fn in (("fail2ban", self.f2b.stop if self.f2b else None),
+                         ("monitor", getattr(self.hooks, "close", None)),
+                         ("stand-in PBX", self.pbx.stop if self.pbx else None),
+                         ("log", self.fslog.close if self.fslog else None)):
+            if fn is None:
+                continue
+            try:
+                fn()
+            except Exception as exc:
+                problems.append(f"{name}: {exc}")
+        if self._old_env is None:
+            os.environ.pop(config_mod.ENV_PATH, None)
+        else:
+            os.environ[config_mod.ENV_PATH] = self._old_env
+        return problems
