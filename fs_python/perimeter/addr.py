@@ -1,0 +1,215 @@
+"""Addresses as integers: strict parsing, validation, range merge, subtraction, range -> CIDR.
+
+Everything the perimeter keeps is a list of inclusive integer ranges ``(start, end)`` per family
+(4 or 6). That is what makes 200k-entry feeds cheap: parsing uses ``inet_pton`` (strict: no
+``1.2``, no octal), validation is one bisect against a sorted table of refused networks, merging
+is one sort and one pass (~0.5 s per 200k in Python, vs ~3 s for ``ipaddress.collapse_addresses``;
+see the reference notes).
+"""
+
+from __future__ import annotations
+
+import bisect
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+Range = tuple[int, int]
+BITS = {4: 32, 6: 128}
+
+# Never acceptable in a block list: blocking them breaks the host or the LAN, or the entry is
+# nonsense. (start, prefix, reason), non-overlapping within a family once sorted.
+_REFUSED_TEXT: dict[int, list[tuple[str, str]]] = {
+    4: [
+        ("0.0.0.0/8", "reserved ('this network')"),
+        ("10.0.0.0/8", "private (RFC 1918)"),
+        ("100.64.0.0/10", "shared address space (CGNAT)"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local"),
+        ("172.16.0.0/12", "private (RFC 1918)"),
+        ("192.0.0.0/24", "reserved (IETF protocol assignments)"),
+        ("192.168.0.0/16", "private (RFC 1918)"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved (incl. broadcast)"),
+    ],
+    6: [
+        ("::/8", "reserved (unspecified, loopback, IPv4-mapped)"),
+        ("64:ff9b:1::/48", "reserved (local-use NAT64)"),
+        ("100::/64", "discard-only"),
+        ("fc00::/7", "private (unique local)"),
+        ("fe80::/10", "link-local"),
+        ("fec0::/10", "reserved (site-local)"),
+        ("ff00::/8", "multicast"),
+    ],
+}
+# Documentation / benchmarking ranges: refused in real feeds, accepted when the operator (or a
+# test lab, which lives in exactly these ranges) says ``accept_test_ranges``.
+_TEST_TEXT: dict[int, list[tuple[str, str]]] = {
+    4: [
+        ("192.0.2.0/24", "documentation range"),
+        ("198.18.0.0/15", "benchmarking range"),
+        ("198.51.100.0/24", "documentation range"),
+        ("203.0.113.0/24", "documentation range"),
+    ],
+    6: [("2001:db8::/32", "documentation range")],
+}
+
+
+class AddressError(ValueError):
+    """Not a valid address/CIDR for the purpose; the message is the reason shown to the user."""
+
+
+def family_of(text: str) -> int:
+    return 6 if ":" in text else 4
+
+
+def ip_to_int(text: str, family: int | None = None) -> tuple[int, int]:
+    fam = family or family_of(text)
+    try:
+        packed = socket.inet_pton(socket.AF_INET6 if fam == 6 else socket.AF_INET, text)
+    except (OSError, ValueError):
+        raise AddressError("not an IP address") from None
+    return fam, int.from_bytes(packed, "big")
+
+
+def int_to_ip(value: int, family: int) -> str:
+    if family == 4:
+        return socket.inet_ntop(socket.AF_INET, value.to_bytes(4, "big"))
+    return socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, "big"))
+
+
+def parse_cidr(text: str) -> tuple[int, int, int]:
+    """``"a.b.c.d[/n]"`` or IPv6 -> (family, start, end). Host bits are masked off."""
+    text = text.strip()
+    addr, sep, plen_text = text.partition("/")
+    fam = family_of(addr)
+    if fam == 6 and "." in addr:  # IPv4-mapped / embedded forms: not in a block list
+        mapped = addr.lower().startswith("::ffff:")
+        if not (mapped and not sep):
+            raise AddressError("not an IP address")
+    fam, value = ip_to_int(addr, fam)
+    if fam == 6 and value >> 32 == 0xFFFF and not sep:  # ::ffff:a.b.c.d is IPv4
+        fam, value = 4, value & 0xFFFFFFFF
+    bits = BITS[fam]
+    if sep:
+        if not plen_text.isdigit() or len(plen_text) > 3:
+            raise AddressError("bad prefix length")
+        plen = int(plen_text)
+        if plen > bits:
+            raise AddressError("bad prefix length")
+    else:
+        plen = bits
+    size = 1 << (bits - plen)
+    start = value & ~(size - 1)
+    return fam, start, start + size - 1
+
+
+def _table(spec: dict[int, list[tuple[str, str]]]) -> dict[int, tuple[list[int], list[int], list[str]]]:
+    out = {}
+    for fam, items in spec.items():
+        rows = sorted((parse_cidr(c)[1:], why) for c, why in items)
+        out[fam] = ([r[0][0] for r in rows], [r[0][1] for r in rows], [r[1] for r in rows])
+    return out
+
+
+_REFUSED = _table(_REFUSED_TEXT)
+_REFUSED_AND_TEST = _table({f: _REFUSED_TEXT[f] + _TEST_TEXT[f] for f in (4, 6)})
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a list accepts: the broadest prefix (the floor) and whether test ranges pass."""
+
+    floor4: int = 10
+    floor6: int = 32
+    accept_test_ranges: bool = False
+
+    def check(self, fam: int, start: int, end: int) -> str | None:
+        """The reason ``start..end`` is refused, or None."""
+        bits = BITS[fam]
+        size = end - start + 1
+        if size == 1 << bits:
+            return "default route"
+        plen = bits - (size.bit_length() - 1)
+        if plen < (self.floor4 if fam == 4 else self.floor6):
+            return f"prefix /{plen} broader than the floor /{self.floor4 if fam == 4 else self.floor6}"
+        starts, ends, reasons = (_REFUSED if self.accept_test_ranges else _REFUSED_AND_TEST)[fam]
+        i = bisect.bisect_right(starts, end) - 1
+        if i >= 0 and ends[i] >= start:
+            return reasons[i]
+        if fam == 6 and not (0x2000 << 112 <= start and end < 0x4000 << 112):
+            return "outside global unicast (2000::/3)"
+        return None
+
+    def validate(self, text: str) -> tuple[int, int, int]:
+        """Parse and check one entry; raise AddressError with the reason."""
+        fam, start, end = parse_cidr(text)
+        why = self.check(fam, start, end)
+        if why:
+            raise AddressError(why)
+        return fam, start, end
+
+
+def merge(ranges: Iterable[Range]) -> list[Range]:
+    """Sorted, non-overlapping, non-adjacent ranges covering the same addresses."""
+    out: list[Range] = []
+    for s, e in sorted(ranges):
+        if out and s <= out[-1][1] + 1:
+            if e > out[-1][1]:
+                out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+def subtract(ranges: list[Range], holes: list[Range]) -> list[Range]:
+    """``ranges`` minus ``holes`` (both merged/sorted)."""
+    out: list[Range] = []
+    j = 0
+    for s, e in ranges:
+        while j < len(holes) and holes[j][1] < s:
+            j += 1
+        k = j
+        cur = s
+        while k < len(holes) and holes[k][0] <= e:
+            hs, he = holes[k]
+            if hs > cur:
+                out.append((cur, hs - 1))
+            cur = max(cur, he + 1)
+            if he >= e:
+                break
+            k += 1
+        if cur <= e:
+            out.append((cur, e))
+    return out
+
+
+def range_to_cidrs(start: int, end: int, family: int) -> list[tuple[int, int]]:
+    """Inclusive range -> minimal list of (network, prefixlen)."""
+    bits = BITS[family]
+    out = []
+    while start <= end:
+        # largest block aligned at start and not past end
+        size = start & -start if start else 1 << bits
+        while size > end - start + 1:
+            size >>= 1
+        out.append((start, bits - size.bit_length() + 1))
+        start += size
+    return out
+
+
+def cidr_text(network: int, plen: int, family: int) -> str:
+    return f"{int_to_ip(network, family)}/{plen}"
+
+
+def range_text(start: int, end: int, family: int) -> list[str]:
+    """Human form of a range: one address, or its CIDRs."""
+    if start == end:
+        return [int_to_ip(start, family)]
+    return [cidr_text(n, p, family) for n, p in range_to_cidrs(start, end, family)]
+
+
+def contains(ranges: list[Range], value: int) -> bool:
+    """``value`` inside merged sorted ``ranges``?"""
+    i = bisect.bisect_right(ranges, (value, 1 << 129)) - 1
+    return i >= 0 and ranges[i][0] <= value <= ranges[i][1]
