@@ -50,9 +50,10 @@ def memberships(cfg: Any, ip: str, *, store: Any | None = None) -> list[Membersh
                         word = "admin whitelist" if name == "allow" else "admin blacklist"
                         out.append(Membership(kind, name, f"{word} {e.cidr}{label}"))
         else:
-            for e in snapshot.read_whitelist(cfg.state_dir):
-                if e.get("source") == "allow" and _in(e["cidr"], fam, value):
-                    out.append(Membership("whitelist", "allow", f"admin whitelist {e['cidr']} ({e.get('label', '')})"))
+            for snap in snapshot.read_whitelist(cfg.state_dir):
+                if snap.get("source") == "allow" and _in(snap["cidr"], fam, value):
+                    out.append(Membership("whitelist", "allow",
+                                          f"admin whitelist {snap['cidr']} ({snap.get('label', '')})"))
         carr, _ = carriers.carriers(cfg, store)
         for c in carr:
             if c.family == fam and c.start <= value <= c.end:
