@@ -26,6 +26,8 @@ def register(sub: Any) -> None:
     u.set_defaults(func=_uninstall)
     r = sub.add_parser("render", help="write every file install would write into DIR")
     r.add_argument("--root", required=True, help="target tree to write into")
+    r.add_argument("--kind", choices=("fusionpbx", "freeswitch"), default="",
+                   help="layout to render when neither DIR nor this host has FreeSWITCH")
     r.set_defaults(func=_render)
 
 
@@ -61,4 +63,4 @@ def _uninstall(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    return _run(args, installer.render)
+    return _run(args, installer.render, kind=args.kind)

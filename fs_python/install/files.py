@@ -40,6 +40,7 @@ class Desired:
     mode: int = 0o644
     edit: Callable[[bytes], bytes] | None = None
     source: str = ""
+    group_of: str = ""  # host path whose group the file gets (config readable by FreeSWITCH's user)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class FileOp:
     mode: int = 0o644
     reason: str = ""
     original: bytes | None = None  # for edits: the bytes before fsguard touched the file
+    group_of: str = ""
 
     @property
     def changes(self) -> bool:
@@ -116,6 +118,9 @@ def plan_install(desired: list[Desired], manifest: Manifest, real: Callable[[str
         cur = _read(real(d.path))
         rec = manifest.files.get(d.path)
         edited = rec is not None and cur is not None and sha256(cur) != rec["sha256"]
+        if d.kind == "edit" and d.content and (rec.get("kind") == "owned" if rec else cur is None):
+            # An edit target that did not exist: fsguard creates (and later removes) the whole file.
+            d = Desired(d.path, d.content, "owned", d.mode, source=d.source, group_of=d.group_of)
         if d.kind == "edit":
             assert d.edit is not None
             if rec is not None and rec.get("original_backup"):
@@ -126,23 +131,28 @@ def plan_install(desired: list[Desired], manifest: Manifest, real: Callable[[str
                 new = d.edit(b"")
             else:
                 new = d.edit(original)
-            if edited and not force:
-                ops.append(FileOp(d.path, "conflict", cur, new, "edit", d.mode,
+            mode = real(d.path).stat().st_mode & 0o7777 if cur is not None else d.mode
+            if edited and cur is not None and d.edit(cur) == cur:
+                # The operator changed the file since, but fsguard's change is still in it: fine.
+                ops.append(FileOp(d.path, "unchanged", cur, cur, "edit", mode, original=original))
+            elif edited and not force:
+                ops.append(FileOp(d.path, "conflict", cur, new, "edit", mode,
                                   "changed since fsguard edited it; not touched (use --force)", original))
             elif cur == new:
-                ops.append(FileOp(d.path, "unchanged", cur, new, "edit", d.mode, original=original))
+                ops.append(FileOp(d.path, "unchanged", cur, new, "edit", mode, original=original))
             else:
-                ops.append(FileOp(d.path, "edit", cur, new, "edit", d.mode, original=original))
+                ops.append(FileOp(d.path, "edit", cur, new, "edit", mode, original=original))
             continue
         if d.kind == "seed":
             # Written once (the config file): the operator owns its contents from then on.
             action = "create" if cur is None else "unchanged"
-            ops.append(FileOp(d.path, action, cur, d.content if cur is None else cur, "seed", d.mode))
+            ops.append(FileOp(d.path, action, cur, d.content if cur is None else cur, "seed", d.mode,
+                              group_of=d.group_of))
             continue
         if cur == d.content:
             ops.append(FileOp(d.path, "unchanged", cur, d.content, "owned", d.mode))
         elif cur is None:
-            ops.append(FileOp(d.path, "create", None, d.content, "owned", d.mode))
+            ops.append(FileOp(d.path, "create", None, d.content, "owned", d.mode, group_of=d.group_of))
         elif rec is None and not force:
             ops.append(FileOp(d.path, "conflict", cur, d.content, "owned", d.mode,
                               "exists and was not written by fsguard; not overwritten (use --force)"))
@@ -180,9 +190,8 @@ def plan_uninstall(manifest: Manifest, real: Callable[[str], Path], backups: Pat
 class FileJournal:
     """Applies file ops and remembers how to undo every one of them (the files half of the unit)."""
 
-    def __init__(self, real: Callable[[str], Path], *, group: int | None = None) -> None:
+    def __init__(self, real: Callable[[str], Path]) -> None:
         self.real = real
-        self.group = group
         self.undo: list[tuple[Path, bytes | None, int | None]] = []
         self.made_dirs: list[Path] = []
 
@@ -195,9 +204,10 @@ class FileJournal:
             m.mkdir(mode=0o755)
             self.made_dirs.append(m)
 
-    def write(self, path: Path, data: bytes, mode: int) -> None:
+    def write(self, path: Path, data: bytes, mode: int, gid: int | None = None) -> None:
         old = _read(path)
-        old_mode = path.stat().st_mode & 0o7777 if old is not None else None
+        st = path.stat() if old is not None else None
+        old_mode = st.st_mode & 0o7777 if st is not None else None
         self._mkdirs(path.parent)
         self.undo.append((path, old, old_mode))
         tmp = path.with_name(f".{path.name}.fsguard-tmp")
@@ -206,8 +216,12 @@ class FileJournal:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        if self.group is not None and os.geteuid() == 0:
-            os.chown(tmp, 0, self.group)
+        if os.geteuid() == 0:
+            # A replaced file keeps its owner; a new one may get FreeSWITCH's group (see Desired).
+            if st is not None:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            elif gid is not None:
+                os.chown(tmp, 0, gid)
         os.replace(tmp, path)
 
     def remove(self, path: Path) -> None:
@@ -221,7 +235,10 @@ class FileJournal:
         p = self.real(op.path)
         if op.action in ("create", "update", "edit", "restore"):
             assert op.new is not None
-            self.write(p, op.new, op.mode)
+            gid = None
+            if op.group_of and self.real(op.group_of).exists():
+                gid = self.real(op.group_of).stat().st_gid
+            self.write(p, op.new, op.mode, gid)
         elif op.action == "delete":
             self.remove(p)
 

@@ -29,7 +29,15 @@ from fs_python.install.files import (
     sha256,
 )
 from fs_python.install.rows import RowOp
-from fs_python.install.target import Misconfigured, NotInstalled, Target, check_fusion_db, detect
+from fs_python.install.target import (
+    FS_LAYOUTS,
+    Misconfigured,
+    NotInstalled,
+    PreflightError,
+    Target,
+    check_fusion_db,
+    detect,
+)
 from fs_python.store import Store, StoreError
 
 STATE_DIR = "/var/lib/fsguard"
@@ -274,16 +282,38 @@ def uninstall(root: str | Path = "/", *, dry_run: bool = False, force: bool = Fa
     return res
 
 
-def render(root: str | Path) -> Result:
-    """Write every file install would write into a fresh tree ``root`` (for review or packaging)."""
-    t = detect(root)
+def render(root: str | Path, *, kind: str = "") -> Result:
+    """Write every file install would write into ``root``: detected there, else for this host, else
+    for a default Debian layout of ``kind`` (FusionPBX or plain FreeSWITCH). No manifest, no rows."""
+    dest = Path(root)
+    try:
+        t = detect(dest)
+    except PreflightError:
+        try:
+            t = detect("/")
+        except PreflightError:
+            t = default_target(kind or "freeswitch")
+        t.root = dest
     desired, notes = _desired(t)
-    res = Result("render", t.kind, str(t.root), notes=notes)
+    res = Result("render", t.kind, str(dest), notes=notes)
     for d in desired:
         real = t.r(d.path)
-        data = d.edit(real.read_bytes() if real.exists() else b"") if d.kind == "edit" and d.edit else d.content
+        if d.kind == "edit" and d.edit is not None and real.exists():
+            data = d.edit(real.read_bytes())
+        else:
+            data = d.content
         real.parent.mkdir(parents=True, exist_ok=True)
         real.write_bytes(data)
+        real.chmod(d.mode)
         res.files.append({"path": d.path, "action": "rendered", "reason": ""})
     res.changed = True
     return res
+
+
+def default_target(kind: str) -> Target:
+    conf, scripts, logs, mods = FS_LAYOUTS[0]
+    t = Target(Path("/"), kind, conf, scripts, logs + "/freeswitch.log", mods)
+    if kind == "fusionpbx":
+        t.fusion_config, t.web_root = "/etc/fusionpbx/config.conf", "/var/www/fusionpbx"
+        t.db = {"host": "127.0.0.1", "port": "5432", "dbname": "fusionpbx", "user": "fusionpbx", "password": ""}
+    return t

@@ -72,7 +72,7 @@ def config_file(t: Target, token: str, state_dir: str) -> tuple[list[Desired], l
         lines += ["", "[fusionpbx]", f"config = {t.fusion_config}", f"web_root = {t.web_root}",
                   f"cache_method = {t.cache_method}", f"cache_dir = {t.cache_dir}"]
     return [Desired("/etc/fsguard/fsguard.conf", ("\n".join(lines) + "\n").encode(), kind="seed", mode=0o640,
-                    source="config")], []
+                    source="config", group_of=t.conf_dir)], []
 
 
 # -- reversible edits of files fsguard does not own ----------------------------------------------
@@ -154,10 +154,8 @@ def freeswitch_conf(t: Target) -> tuple[list[Desired], list[str]]:
     out: list[Desired] = []
     notes: list[str] = []
     py = f"{t.conf_dir}/autoload_configs/python.conf.xml"
-    if t.r(py).exists():
-        out.append(Desired(py, kind="edit", edit=add_startup_script, source="freeswitch"))
-    else:
-        out.append(Desired(py, PYTHON_CONF.encode(), source="freeswitch"))
+    # Edited when it exists (reversibly); created whole when it does not.
+    out.append(Desired(py, PYTHON_CONF.encode(), kind="edit", edit=add_startup_script, source="freeswitch"))
     if t.kind == "freeswitch":
         out.append(Desired(f"{t.conf_dir}/dialplan/public/{NOT_FOUND_FILE}", NOT_FOUND_XML.encode(),
                            source="freeswitch"))

@@ -1,0 +1,116 @@
+"""Installer on plain FreeSWITCH (SQLite store), into a temp root; the CLI over it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fs_python.install import installer, sources
+from fs_python.install.target import Misconfigured
+from tests.installtree import freeswitch_tree, tree_state
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("layout", ["debian", "source"])
+def test_install_rerun_uninstall_plain_freeswitch(tmp_path: Path, layout: str) -> None:
+    root = freeswitch_tree(tmp_path / "root", layout=layout)
+    conf = root / ("etc/freeswitch" if layout == "debian" else "usr/local/freeswitch/conf")
+    scripts = root / ("usr/share/freeswitch/scripts" if layout == "debian" else "usr/local/freeswitch/scripts")
+    before = tree_state(root)
+
+    res = installer.install(root)
+    assert res.kind == "freeswitch" and res.changed
+    # the not-found extension is the public context's last file, runs the handler, answers 404 as a net
+    public = sorted(p.name for p in (conf / "dialplan/public").glob("*.xml"))
+    assert public[-1] == sources.NOT_FOUND_FILE
+    nf = (conf / "dialplan/public" / sources.NOT_FOUND_FILE).read_text()
+    assert 'application="python" data="fs_python.not_found"' in nf and 'data="404 Not Found"' in nf
+    # internal profile: the live param turned true, the commented one left alone, mode kept
+    internal = (conf / "sip_profiles/internal.xml").read_text()
+    assert '<param name="log-auth-failures" value="true"/>' in internal
+    assert '<!-- <param name="log-auth-failures" value="false"/> in a comment' in internal
+    assert (conf / "sip_profiles/internal.xml").stat().st_mode & 0o777 == 0o640
+    assert '<load module="mod_python3"/>' in (conf / "autoload_configs/modules.conf.xml").read_text()
+    assert 'value="fs_python.monitor"' in (conf / "autoload_configs/python.conf.xml").read_text()
+    assert (scripts / "fs_python/eventline.py").read_bytes() == (ROOT / "fs_python/eventline.py").read_bytes()
+    cfg = (root / "etc/fsguard/fsguard.conf").read_text()
+    assert "kind = sqlite" in cfg and "path = /var/lib/fsguard/fsguard.db" in cfg
+    assert (root / "etc/fsguard/fsguard.conf").stat().st_mode & 0o777 == 0o640
+    assert str(scripts.relative_to(root)) in (root / "usr/local/sbin/fsguard").read_text()
+
+    after = tree_state(root)
+    again = installer.install(root)
+    assert not again.changed and tree_state(root) == after
+
+    installer.uninstall(root)
+    assert tree_state(root) == before
+
+
+def test_public_dialplan_without_include_is_misconfigured(tmp_path: Path) -> None:
+    root = freeswitch_tree(tmp_path / "root")
+    pub = root / "etc/freeswitch/dialplan/public.xml"
+    pub.write_text(pub.read_text().replace('<X-PRE-PROCESS cmd="include" data="public/*.xml"/>', ""))
+    with pytest.raises(Misconfigured, match="public/\\*.xml"):
+        installer.install(root)
+    assert not (root / "etc/fsguard").exists()
+
+
+def test_upgrade_updates_changed_files_and_keeps_original_backups(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    root = freeswitch_tree(tmp_path / "root")
+    before = tree_state(root)
+    installer.install(root)
+    # a newer fsguard ships a different not-found extension: install updates it (it is unedited)
+    monkeypatch.setattr(sources, "NOT_FOUND_XML", sources.NOT_FOUND_XML.replace("last extension", "final extension"))
+    res = installer.install(root)
+    assert [f["path"] for f in res.files if f["action"] == "update"] == [
+        f"/etc/freeswitch/dialplan/public/{sources.NOT_FOUND_FILE}"]
+    installer.uninstall(root)
+    assert tree_state(root) == before
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fs_python.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, check=False)
+
+
+def test_cli_dry_run_json_render_and_exit_codes(tmp_path: Path) -> None:
+    root = freeswitch_tree(tmp_path / "root")
+    before = tree_state(root)
+    p = run_cli("--json", "install", "--root", str(root), "--dry-run")
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)
+    assert data["dry_run"] is True and data["kind"] == "freeswitch"
+    assert "+++ b/etc/freeswitch/sip_profiles/internal.xml" in data["diff"]
+    assert tree_state(root) == before
+    p = run_cli("install", "--root", str(tmp_path / "nothing-here"))
+    assert p.returncode == 5 and "not-installed" in p.stderr
+    out = tmp_path / "rendered"
+    freeswitch_tree(out)
+    p = run_cli("render", "--root", str(out))
+    assert p.returncode == 0, p.stderr
+    assert (out / "etc/freeswitch/dialplan/public" / sources.NOT_FOUND_FILE).is_file()
+    assert not (out / "var/lib/fsguard").exists()  # render writes files only: no manifest, no state
+    p = run_cli("install", "--root", str(root))
+    assert p.returncode == 0, p.stderr
+    internal = root / "etc/freeswitch/sip_profiles/internal.xml"
+    internal.write_text(internal.read_text() + "<!-- operator -->\n")
+    p = run_cli("install", "--root", str(root))
+    assert p.returncode == 0  # nothing to change, the edit is not touched
+    p = run_cli("uninstall", "--root", str(root))
+    assert p.returncode == 11 and "internal.xml" in p.stdout
+    assert internal.read_text().endswith("<!-- operator -->\n")
+
+
+def test_render_into_an_empty_dir_uses_a_default_layout(tmp_path: Path) -> None:
+    out = tmp_path / "empty"
+    p = run_cli("render", "--root", str(out), "--kind", "fusionpbx")
+    assert p.returncode == 0, p.stderr
+    assert (out / "var/www/fusionpbx/app/fsguard/fsguard_dashboard.php").is_file() or \
+        (out / "etc/freeswitch/autoload_configs/python.conf.xml").is_file()
+    assert (out / "etc/fsguard/fsguard.conf").is_file()
