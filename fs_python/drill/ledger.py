@@ -57,7 +57,15 @@ def proc_start_time(pid: int) -> str | None:
 
 
 def pid_alive(pid: int, start: str | None) -> bool:
-    return start is not None and proc_start_time(pid) == start
+    """The process that had this start time still runs (a zombie counts as gone)."""
+    if start is None or proc_start_time(pid) != start:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            data = fh.read()
+    except OSError:
+        return False
+    return data[data.rfind(")") + 2 :][:1] not in ("Z", "X")
 
 
 class Ledger:
@@ -133,17 +141,20 @@ def _kill(pid: int, start: str | None) -> None:
     if not pid_alive(pid, start):
         return
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline:
-        if not pid_alive(pid, start):
-            return
-        try:  # our own child: reap it so it does not linger as a zombie
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        time.sleep(0.05)
-    if pid_alive(pid, start):
-        os.kill(pid, signal.SIGKILL)
+    # fail2ban-server takes a few seconds to stop cleanly (it unbans and joins its threads).
+    for sig_after in (8.0, 3.0):
+        deadline = time.monotonic() + sig_after
+        while time.monotonic() < deadline:
+            try:  # our own child: reap it so it does not linger as a zombie
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            if not pid_alive(pid, start):
+                return
+            time.sleep(0.05)
+        if sig_after == 8.0:
+            os.kill(pid, signal.SIGKILL)
+    raise RuntimeError(f"process {pid} did not end")
 
 
 def del_netns(name: str) -> None:
