@@ -51,8 +51,7 @@ class Server:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                log = (self.conf / "fail2ban.log").read_text(errors="replace") if (self.conf / "fail2ban.log").exists() else ""
-                raise RuntimeError(f"fail2ban-server exited {self.proc.returncode}: {log[-3000:]}")
+                raise RuntimeError(f"fail2ban-server exited {self.proc.returncode}: {self.log()[-3000:]}")
             if client(self.conf, "ping").returncode == 0:
                 return
             time.sleep(0.2)

@@ -40,6 +40,23 @@ DATE_MD = r"%%m-%%d %%H:%%M:%%S\.%%f"  # year-less variant (fail2ban gh-2193 sam
 # (optional) date when it logs to the console.
 JOURNAL_PREFIX = r"^[\w.-]+ [\w.-]+(?:\[\d+\])?: (?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} )?"
 
+# "Can't find user" is followed by two continuation lines (1.10.x; older builds print none).
+CANT_FIND_CONT = (
+    r"(?:<_nl_<logtype>>You must define a domain called '[^'\n\\]*' in your directory and add a user"
+    r" with the id=\"[^\"\n\\]*\" attribute<_nl_<logtype>>and you must configure your device to use"
+    r" the proper domain in its authentication credentials\.)?"
+)
+# sofia.c's ACL rejects: the address is the socket's, the acl name is the admin's own config.
+ACL = (
+    r"%s\[(?:%s)\] sofia(?:_reg)?\.c:\d+ IP (?=[0-9A-Fa-f.:]{2,45} )<ADDR>" % (IDLE, LEVELS)
+    + r" Rejected by (?:register )?acl \"[\w.-]*\""
+)
+# FusionPBX: ${sip_network_ip} right after "404 not found"; what follows is attacker text.
+NOT_FOUND = (
+    r"\[WARNING\] (?:mod_dptools\.c|switch_cpp\.cpp|mod_lua\.cpp|[\w.-]+\.lua):\d+ \[inbound routes\]"
+    r" 404 not found (?=[0-9A-Fa-f.:]{2,45}(?: |$))<ADDR>(?: [^\n]*)?$"
+)
+
 MODES = {
     "auth": ("auth-failure", "acl-reject"),
     "scan": ("not-found", "ip-literal-domain"),
@@ -124,11 +141,11 @@ _last_file = \n(?=<_rs>)
 _last_journal = $
 _notaf_file = (?!<_w><_af>\[(?P=user)@)
 _notaf_journal = (?!\n%(journal)s<_w><_af>\[(?P=user)@)
-_cfu = <_pre_<logtype>><_w>Can't find user \[<F-USER><_usr></F-USER>@<_dom>\] from <_ip>(?:<_nl_<logtype>>You must define a domain called '[^'\n\\]*' in your directory and add a user with the id="[^"\n\\]*" attribute<_nl_<logtype>>and you must configure your device to use the proper domain in its authentication credentials\.)?
+_cfu = <_pre_<logtype>><_w>Can't find user \[<F-USER><_usr></F-USER>@<_dom>\] from <_ip>%(cont)s
 failregex = <_cfu><_sep_<logtype>><_w><_af>\[<_usr>@<_dom>\] from ip <_ip2><_last_<logtype>>
             <_cfu><_end_<logtype>><_notaf_<logtype>>
             <_pre_<logtype>><_w><_af>\[<F-USER><_usr></F-USER>@<_dom>\] from ip <_ip><_last_<logtype>>
-            <_pre_<logtype>>%(idle)s\[(?:%(levels)s)\] sofia(?:_reg)?\.c:\d+ IP (?=[0-9A-Fa-f.:]{2,45} )<ADDR> Rejected by (?:register )?acl "[\w.-]*"<_last_<logtype>>
+            <_pre_<logtype>>%(acl)s<_last_<logtype>>
 ignoreregex =
 datepattern = ^(%(date)s )
               ^%(uuid)s (%(date)s )
@@ -139,7 +156,7 @@ logtype = file
 maxlines = 6
 journalmatch = _SYSTEMD_UNIT=freeswitch.service
 """ % {"uuid": UUID, "idle": IDLE, "levels": LEVELS, "date": DATE, "journal": JOURNAL_PREFIX,
-       "date_md": DATE_MD}
+       "date_md": DATE_MD, "cont": CANT_FIND_CONT, "acl": ACL}
 
 
 def fusionpbx_filter() -> str:
@@ -153,7 +170,7 @@ before =
 [Definition]
 _pre_file = ^(?:%(uuid)s )?
 _pre_journal = %(journal)s
-failregex = <_pre_<logtype>>%(idle)s\[WARNING\] (?:mod_dptools\.c|switch_cpp\.cpp|mod_lua\.cpp|[\w.-]+\.lua):\d+ \[inbound routes\] 404 not found (?=[0-9A-Fa-f.:]{2,45}(?: |$))<ADDR>(?: [^\n]*)?$
+failregex = <_pre_<logtype>>%(idle)s%(notfound)s
 ignoreregex =
 datepattern = ^(%(date)s )
               ^%(uuid)s (%(date)s )
@@ -162,4 +179,4 @@ datepattern = ^(%(date)s )
 logtype = file
 maxlines = 1
 journalmatch = _SYSTEMD_UNIT=freeswitch.service
-""" % {"uuid": UUID, "idle": IDLE, "date": DATE, "journal": JOURNAL_PREFIX}
+""" % {"uuid": UUID, "idle": IDLE, "date": DATE, "journal": JOURNAL_PREFIX, "notfound": NOT_FOUND}
