@@ -65,6 +65,6 @@ def run(
 
 def apply(cfg: Any, *, netns: str | None = None) -> Any:
     """Build the ruleset from config + lists and load it atomically (rollback on failure)."""
-    from fs_python.firewall import engine  # type: ignore[attr-defined,unused-ignore]
+    from fs_python.firewall import engine
 
     return engine.apply(cfg, netns=netns)
