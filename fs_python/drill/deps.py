@@ -137,3 +137,31 @@ def why_text(cfg: Any, ip: str) -> str:
 def sync_ignore(env: Any) -> None:
     """Push the whitelist into the private fail2ban's ignore list, as `fsguard service` does."""
     raise StepAbort("fail2ban ignore-list sync is not available yet")
+
+
+def drop_packets(cfg: Any, netns: str | None) -> int:
+    """Packets dropped so far by fsguard's own rules (their counters), in ``netns``."""
+    import json
+    import subprocess
+
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    backend = cfg.get("firewall", "backend", "nftables") or "nftables"
+    if backend == "nftables":
+        proc = subprocess.run(prefix + ["nft", "-j", "list", "table", "inet", "fsguard"], capture_output=True,
+                              text=True, timeout=30, check=False)
+        if proc.returncode != 0:
+            raise StepAbort(f"nft list table inet fsguard: {proc.stderr.strip()}")
+        total = 0
+        for obj in json.loads(proc.stdout).get("nftables", []):
+            exprs = (obj.get("rule") or {}).get("expr") or []
+            if any("drop" in e for e in exprs if isinstance(e, dict)):
+                total += sum(int(e["counter"].get("packets", 0)) for e in exprs
+                             if isinstance(e, dict) and isinstance(e.get("counter"), dict))
+        return total
+    total = 0
+    for tool in ("iptables-save", "ip6tables-save"):
+        proc = subprocess.run(prefix + [tool, "-c"], capture_output=True, text=True, timeout=30, check=False)
+        for line in proc.stdout.splitlines():
+            if line.startswith("[") and " -A fsguard" in line and line.rstrip().endswith("-j DROP"):
+                total += int(line[1:line.index(":")])
+    return total

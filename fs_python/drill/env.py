@@ -101,7 +101,7 @@ allow = {ALLOWED_CC}
 sources = {countries / 'delegated-drill-extended-latest'}
 
 [carriers]
-addresses = {roles['carrier'] if carriers else ''}
+cidrs = {roles['carrier'] if carriers else ''}
 
 [feeds]
 voipbl = false
