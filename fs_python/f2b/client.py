@@ -1,0 +1,86 @@
+"""Talking to the running fail2ban-server.
+
+Through fail2ban's own socket protocol (``fail2ban.client.csocket``, in Debian's dist-packages)
+when importable, so a sync costs no fork; otherwise through ``fail2ban-client`` (argument lists,
+never a shell). Either way a command is ``["set", jail, "addignoreip", ip, ...]`` etc.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SOCKET = "/var/run/fail2ban/fail2ban.sock"
+
+
+class Fail2banError(Exception):
+    """fail2ban-server is not reachable or refused a command."""
+
+
+class Client:
+    def __init__(self, socket_path: str | Path = DEFAULT_SOCKET, *, timeout: float = 10.0) -> None:
+        self.socket_path = str(socket_path)
+        self.timeout = timeout
+
+    def send(self, cmd: list[str]) -> Any:
+        try:
+            from fail2ban.client.csocket import CSocket
+        except ImportError:
+            return self._send_cli(cmd)
+        try:
+            sock = CSocket(self.socket_path, timeout=self.timeout)
+        except Exception as exc:
+            raise Fail2banError(f"fail2ban-server not reachable at {self.socket_path}: {exc}") from None
+        try:
+            ret = sock.send(cmd)
+        except Exception as exc:
+            raise Fail2banError(f"fail2ban {cmd[:3]}: {exc}") from None
+        finally:
+            with contextlib.suppress(Exception):  # closing a broken socket: nothing more to do
+                sock.close()
+        code, value = ret if isinstance(ret, (list, tuple)) and len(ret) == 2 else (1, ret)
+        if code != 0:
+            raise Fail2banError(f"fail2ban {cmd[:3]}: {value}")
+        return value
+
+    def _send_cli(self, cmd: list[str]) -> Any:
+        proc = subprocess.run(["fail2ban-client", "-s", self.socket_path, *cmd],
+                              capture_output=True, text=True, timeout=self.timeout * 3)
+        if proc.returncode != 0:
+            raise Fail2banError(f"fail2ban-client {cmd[:3]}: {proc.stderr.strip()[:300]}")
+        return proc.stdout
+
+    # -- helpers -----------------------------------------------------------------------------
+    def jails(self) -> list[str]:
+        value = self.send(["status"])
+        if isinstance(value, list):
+            for key, val in value:
+                if key == "Jail list":
+                    return [j.strip() for j in str(val).split(",") if j.strip()]
+        return []
+
+    def ignore_list(self, jail: str) -> list[str]:
+        value = self.send(["get", jail, "ignoreip"])
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def banned(self, jail: str) -> list[str]:
+        value = self.send(["get", jail, "banned"])
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def is_banned(self, jail: str, ip: str) -> bool:
+        value = self.send(["get", jail, "banned", ip])
+        return bool(value) and value not in (0, "0")
+
+    def add_ignore(self, jail: str, ips: list[str]) -> None:
+        for i in range(0, len(ips), 500):
+            self.send(["set", jail, "addignoreip", *ips[i:i + 500]])
+
+    def del_ignore(self, jail: str, ips: list[str]) -> None:
+        for i in range(0, len(ips), 500):
+            self.send(["set", jail, "delignoreip", *ips[i:i + 500]])
+
+    def unban(self, jail: str, ip: str) -> bool:
+        value = self.send(["set", jail, "unbanip", ip])
+        return bool(value) and value not in (0, "0")
