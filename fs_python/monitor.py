@@ -1,0 +1,202 @@
+"""Background monitor: ``runtime(args)``, started by a python.conf.xml ``startup-script``.
+
+Turns sofia's events into fsguard event lines and keeps the registration set exact:
+
+- ``sofia::register_failure`` (a 403 was sent, REGISTER or INVITE) -> ``auth-failure``;
+- ``sofia::pre_register`` whose registration host is an IP literal that is not a served domain
+  (the scanner signature) -> ``ip-literal-domain``;
+- ``sofia::register`` / ``unregister`` / ``expire`` -> :data:`fs_python.registry.REGISTRY`,
+  seeded once from ``show registrations as json``, snapshot written as it changes.
+
+Shutdown on 1.10.12 sends no SystemExit and runs no ``finally``: the loop pops with a bounded
+timeout and checks ``freeswitch.running()`` every turn, so it ends within ~0.5 s; the snapshot is
+written as registrations change, never only at exit. One bad event costs one event, never the loop.
+
+Served domains (an IP-literal host that is one of them is not a scanner): ``[fs_python]
+served_domains`` from the config, every realm seen in a successful registration, and FreeSWITCH's
+``domain`` global variable (vanilla FreeSWITCH serves its own IP address as its domain).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from fs_python import eventline, fslog
+from fs_python.registry import REGISTRY, Registration, from_show_json
+
+SUBCLASSES = ("sofia::register_failure", "sofia::pre_register", "sofia::register", "sofia::unregister",
+              "sofia::expire")
+QUEUE_LEN = 100_000  # events buffered while the loop is busy; a 20,000/s burst never fills it
+POP_TIMEOUT_MS = 500  # bounded, so shutdown is noticed within half a second
+TICK_SECONDS = 1.0
+
+
+class Monitor:
+    def __init__(self, fs: Any) -> None:
+        self.fs = fs
+        self.cfg = fslog.settings()
+        self.served: set[str] = set()
+        self.handled = 0
+        self.bad_events = 0
+        self.last_tick = 0.0
+        self.refresh_served()
+
+    def refresh_served(self) -> None:
+        served = {d.lower() for d in (self.cfg.get_list("fs_python", "served_domains") if self.cfg else [])}
+        try:
+            dom = self.fs.getGlobalVariable("domain")
+        except Exception:
+            dom = None
+        if isinstance(dom, str) and dom:
+            served.add(dom.lower())
+        self.served = served
+
+    def seed(self) -> None:
+        try:
+            text = self.fs.API().executeString("show registrations as json")
+            rows = from_show_json(text if isinstance(text, str) else "")
+        except Exception as exc:
+            fslog.log("ERR", "fsguard monitor: cannot read show registrations (%s); tracking from events only"
+                      % type(exc).__name__)
+            rows = []
+        REGISTRY.seed(rows)
+        self.write(force=True)
+
+    def write(self, force: bool = False) -> None:
+        if self.cfg is None:
+            return
+        if REGISTRY.maybe_write(self.cfg.state_dir, 0.0 if force else TICK_SECONDS):
+            return
+        if REGISTRY.write_errors:
+            fslog.log_once("snapshot", "ERR", "fsguard monitor: cannot write %s/registrations.json"
+                           % self.cfg.state_dir)
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self.last_tick >= TICK_SECONDS:
+            self.last_tick = now
+            self.write()
+
+    # -- one event ----------------------------------------------------------------------------------
+    def handle(self, ev: Any) -> None:
+        h = ev.getHeader
+        sub = h("Event-Subclass")
+        if sub == "sofia::register_failure":
+            fslog.event("auth-failure", eventline.normalize_ip(h("network-ip")), {
+                "profile": h("profile-name"), "method": h("registration-type"), "user": h("to-user"),
+                "domain": h("to-host"), "ua": h("user-agent")})
+        elif sub == "sofia::pre_register":
+            self.pre_register(h)
+        elif sub == "sofia::register":
+            ip = eventline.normalize_ip(h("network-ip"))
+            user, realm = h("username") or h("from-user"), h("realm") or h("from-host")
+            if ip is None or not user or not realm:
+                return
+            try:
+                expires = time.time() + max(0.0, min(float(h("expires") or 3600), 86400.0 * 30))
+            except ValueError:
+                expires = time.time() + 3600
+            proto = (h("network-proto") or _transport(h("contact")) or "udp").lower()
+            REGISTRY.add(Registration(ip, _t(user), _t(realm), expires, _t(h("network-port") or "", 8),
+                                      _t(proto, 8), _t(h("profile-name") or "", 64)))
+        elif sub == "sofia::unregister":
+            user, realm = h("username") or h("from-user"), h("realm") or h("from-host")
+            if user and realm:
+                REGISTRY.remove(_t(user), _t(realm), eventline.normalize_ip(h("network-ip")), h("network-port"))
+        elif sub == "sofia::expire":
+            user, realm = h("user"), h("host")
+            if user and realm:
+                try:
+                    at = float(h("expires") or 0) or time.time()
+                except ValueError:
+                    at = time.time()
+                REGISTRY.expire(_t(user), _t(realm), eventline.normalize_ip(h("network-ip")), h("network-port"), at)
+
+    def pre_register(self, h: Any) -> None:
+        # from-host is the registration host (sofia's naming swap); to-host the From-URI's
+        for host in (h("from-host"), h("to-host")):
+            literal = _ip_literal(host)
+            if literal is None:
+                continue
+            if literal.lower() in self.served or (host or "").lower() in self.served or REGISTRY.serves(literal):
+                return
+            fslog.event("ip-literal-domain", eventline.normalize_ip(h("network-ip")), {
+                "profile": h("profile-name"), "method": "REGISTER", "user": h("from-user"), "domain": host,
+                "from": h("to-user"), "ua": h("user-agent")})
+            return
+
+    # -- the loop -------------------------------------------------------------------------------------
+    def run(self) -> None:
+        fs = self.fs
+        size = self.cfg.get_int("fs_python", "event_queue_len", QUEUE_LEN) if self.cfg else QUEUE_LEN
+        con = fs.EventConsumer(None, "", max(1000, size))
+        for sub in SUBCLASSES:
+            con.bind("CUSTOM", sub)
+        self.seed()
+        fslog.log("NOTICE", "fsguard monitor started (%d registrations)" % len(REGISTRY.rows()))
+        last_served = time.monotonic()
+        while fs.running():
+            ev = con.pop(1, POP_TIMEOUT_MS)
+            if ev is not None:
+                try:
+                    self.handle(ev)
+                    self.handled += 1
+                except Exception as exc:  # one malformed event must not end the monitor
+                    self.bad_events += 1
+                    if self.bad_events <= 10 or self.bad_events % 10_000 == 0:
+                        fslog.log("ERR", "fsguard monitor: bad event skipped (%s), %d so far"
+                                  % (type(exc).__name__, self.bad_events))
+                if self.handled & 255:
+                    continue  # in a burst, look at the clock only every 256 events
+            self.tick()
+            if time.monotonic() - last_served > 60:
+                last_served = time.monotonic()
+                self.refresh_served()
+        self.write(force=True)
+
+
+def _t(value: object, limit: int = 128) -> str:
+    s = fslog.safe_text(value, limit)
+    return "".join(ch if ch.isprintable() else "?" for ch in s)
+
+
+def _transport(contact: str | None) -> str | None:
+    if not contact:
+        return None
+    low = contact.lower()
+    i = low.find("transport=")
+    if i < 0:
+        return None
+    value = low[i + 10 : i + 14].split(";")[0].split(">")[0]
+    return value if value in ("udp", "tcp", "tls", "ws", "wss") else None
+
+
+def _ip_literal(host: str | None) -> str | None:
+    """The IP if ``host`` (maybe with a port, maybe [v6]) is an IP literal."""
+    if not host or len(host) > 64:
+        return None
+    h = host.strip()
+    if h.startswith("["):
+        h = h[1 : h.find("]")] if "]" in h else h
+    elif h.count(":") == 1:
+        h = h.split(":", 1)[0]
+    return eventline.normalize_ip(h)
+
+
+def runtime(args: str) -> None:
+    """mod_python3's runtime entry point (a detached thread). Never raises into FreeSWITCH."""
+    try:
+        import freeswitch
+
+        with REGISTRY.lock:  # the registry outlives this module's reloads; its lock does too
+            other = REGISTRY.monitor
+            if other is not None and other.is_alive() and other is not threading.current_thread():
+                fslog.log("NOTICE", "fsguard monitor already running; not starting another")
+                return
+            REGISTRY.monitor = threading.current_thread()
+        Monitor(freeswitch).run()
+        fslog.log("NOTICE", "fsguard monitor stopped")
+    except BaseException as exc:  # noqa: BLE001 - the thread must end quietly, never take FS down
+        fslog.log("ERR", "fsguard monitor ended: %s" % type(exc).__name__)

@@ -1,0 +1,204 @@
+"""Who is registered right now: long-lived state shared by the monitor and the api command.
+
+mod_python3 reloads the *entry* module (``fs_python.monitor``, ``fs_python.api``) on every call,
+but modules they import stay cached in ``sys.modules``; this one is such a helper, so
+:data:`REGISTRY` survives. Calls run on many threads at once: every access holds the lock.
+
+The monitor thread keeps it exact from ``sofia::register`` / ``unregister`` / ``expire`` events,
+seeded once from ``show registrations as json``; it writes ``<state_dir>/registrations.json``
+(contract 1) atomically as it changes, at most once per ``min_interval`` seconds, because
+FreeSWITCH 1.10.12 gives a runtime thread no chance to write anything at shutdown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from fs_python.eventline import normalize_ip
+
+SNAPSHOT = "registrations.json"
+MAX_ENTRIES = 200_000  # only authenticated registrations get in; still, memory stays bounded
+MAX_REALMS = 10_000
+
+
+def _text(value: object, limit: int = 128) -> str:
+    """Registration fields are attacker-influenced (the user part is chosen by whoever
+    authenticates): keep them short and surrogate-free, the api prints them back into FreeSWITCH."""
+    s = value if isinstance(value, str) else ("" if value is None else str(value))
+    if not s.isascii():
+        s = s.encode("utf-8", "backslashreplace").decode("utf-8", "backslashreplace")
+    return "".join(ch if ch.isprintable() else "?" for ch in s[:limit])
+
+
+@dataclass
+class Registration:
+    ip: str
+    user: str
+    realm: str
+    expires: float  # absolute epoch
+    port: str = ""
+    proto: str = "udp"
+    profile: str = ""
+
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.user.lower(), self.realm.lower(), self.ip, self.port)
+
+    def row(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["expires"] = int(self.expires)
+        return d
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: dict[tuple[str, str, str, str], Registration] = {}
+        self.realms: set[str] = set()  # realms seen in successful registrations ("served")
+        self.live = False  # True once a monitor seeded it: then memory is the truth
+        self.dirty = False
+        self.last_write = 0.0
+        self.write_errors = 0
+        self.monitor: threading.Thread | None = None
+
+    # -- changes --------------------------------------------------------------------------------
+    def seed(self, rows: list[Registration]) -> None:
+        with self.lock:
+            self.entries = {r.key(): r for r in rows[:MAX_ENTRIES]}
+            for r in rows:
+                self._add_realm(r.realm)
+            self.live = True
+            self.dirty = True
+
+    def add(self, reg: Registration) -> None:
+        with self.lock:
+            if len(self.entries) < MAX_ENTRIES or reg.key() in self.entries:
+                self.entries[reg.key()] = reg
+                self.dirty = True
+            self._add_realm(reg.realm)
+
+    def remove(self, user: str, realm: str, ip: str | None, port: str | None = None) -> int:
+        """An unregister. Without ``ip`` (TCP/TLS/WS socket closed) the device is ambiguous when the
+        user has several: then nothing is removed and expiry does it (whitelists win)."""
+        u, r = user.lower(), realm.lower()
+        with self.lock:
+            keys = [k for k in self.entries if k[0] == u and k[1] == r and (ip is None or k[2] == ip)
+                    and (not port or k[3] == port)]
+            if ip is None and len(keys) != 1:
+                return 0
+            for k in keys:
+                del self.entries[k]
+            self.dirty = self.dirty or bool(keys)
+            return len(keys)
+
+    def expire(self, user: str, realm: str, ip: str | None, port: str | None, expired_at: float) -> int:
+        """sofia's periodic sweep removed a registration; keep ours if it was refreshed since."""
+        u, r = user.lower(), realm.lower()
+        with self.lock:
+            keys = [k for k, v in self.entries.items() if k[0] == u and k[1] == r and (ip is None or k[2] == ip)
+                    and (not port or k[3] == port) and v.expires <= expired_at + 5]
+            for k in keys:
+                del self.entries[k]
+            self.dirty = self.dirty or bool(keys)
+            return len(keys)
+
+    def _add_realm(self, realm: str) -> None:
+        if realm and len(self.realms) < MAX_REALMS:
+            self.realms.add(realm.lower())
+
+    # -- reads ----------------------------------------------------------------------------------
+    def rows(self, now: float | None = None) -> list[dict[str, Any]]:
+        t = time.time() if now is None else now
+        with self.lock:
+            regs = [r for r in self.entries.values() if r.expires > t]
+        return [r.row() for r in sorted(regs, key=lambda r: (r.ip, r.user, r.realm, r.port))]
+
+    def rows_for(self, ip: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r.row() for r in self.entries.values() if r.ip == ip]
+
+    def serves(self, realm: str) -> bool:
+        with self.lock:
+            return realm.lower() in self.realms
+
+    # -- the snapshot (contract 1) ----------------------------------------------------------------
+    def maybe_write(self, state_dir: Path, min_interval: float = 1.0, now: float | None = None) -> bool:
+        """Write the snapshot if something changed and ``min_interval`` passed. Never raises."""
+        t = time.time() if now is None else now
+        with self.lock:
+            if not self.dirty or t - self.last_write < min_interval:
+                return False
+            # drop what expired a while ago (whitelist.check ignores expired rows anyway)
+            for k in [k for k, v in self.entries.items() if v.expires < t - 60]:
+                del self.entries[k]
+            rows = [r.row() for r in self.entries.values()]
+            self.dirty = False
+            self.last_write = t
+        try:
+            write_snapshot(state_dir, rows, t)
+        except OSError:
+            with self.lock:
+                self.dirty = True  # try again next time; the last good file stays in place
+                self.write_errors += 1
+            return False
+        return True
+
+
+def write_snapshot(state_dir: Path, rows: list[dict[str, Any]], now: float | None = None) -> Path:
+    """Atomic write: a temp file in the same directory, fsync, rename."""
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    data = {"version": 1, "written": int(time.time() if now is None else now), "registrations": rows}
+    fd, tmp = tempfile.mkstemp(prefix=".registrations.", suffix=".tmp", dir=state_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            json.dump(data, fh, ensure_ascii=True, separators=(",", ":"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        target = state_dir / SNAPSHOT
+        os.replace(tmp, target)
+        return target
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def from_show_json(text: str) -> list[Registration]:
+    """Rows of ``show registrations as json``; ``{"row_count": 0}`` (no ``rows`` key) is empty.
+    Raises ValueError when the text is not that shape."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or "row_count" not in data:
+        raise ValueError("not a show registrations answer")
+    rows = data.get("rows") or []
+    if not isinstance(rows, list):
+        raise ValueError("rows is not a list")
+    out: list[Registration] = []
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        ip = normalize_ip(row.get("network_ip"))
+        try:
+            expires = float(row.get("expires") or 0)
+        except (TypeError, ValueError):
+            continue
+        if ip is None or expires <= 0:
+            continue
+        url = str(row.get("url") or "")
+        profile = url.split("/")[1] if url.startswith("sofia/") and url.count("/") >= 2 else ""
+        out.append(Registration(ip, _text(row.get("reg_user")), _text(row.get("realm")), expires,
+                                _text(row.get("network_port"), 8), _text(row.get("network_proto") or "udp", 8),
+                                _text(profile, 64)))
+    return out
+
+
+REGISTRY = Registry()
