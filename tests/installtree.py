@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 DEBIAN_PYTHON_CONF = """<configuration name="python.conf" description="Python Configuration">
@@ -60,6 +61,13 @@ def _w(root: Path, rel: str, text: str | bytes, mode: int = 0o644) -> None:
     p.chmod(mode)
 
 
+def with_fail2ban(root: Path) -> None:
+    """The host's real fail2ban config (Debian package), minus Debian's sshd jail (no auth.log here)."""
+    if Path("/etc/fail2ban/jail.conf").exists():
+        shutil.copytree("/etc/fail2ban", root / "etc/fail2ban", symlinks=True)
+        (root / "etc/fail2ban/jail.d/defaults-debian.conf").unlink(missing_ok=True)
+
+
 def fusion_tree(root: Path, db: dict[str, str]) -> Path:
     _w(root, "etc/fusionpbx/config.conf", "\n".join([
         "#database system settings",
@@ -84,6 +92,7 @@ def fusion_tree(root: Path, db: dict[str, str]) -> Path:
     _w(root, "var/cache/fusionpbx/configuration.sofia.conf.pbx1", "cached sofia\n")
     _w(root, "var/cache/fusionpbx/languages.en-us", "unrelated cache entry\n")
     _w(root, "var/log/freeswitch/freeswitch.log", "")
+    with_fail2ban(root)
     return root
 
 
@@ -98,6 +107,9 @@ def freeswitch_tree(root: Path, *, layout: str = "debian") -> Path:
     _w(root, f"{conf}/autoload_configs/modules.conf.xml", MODULES_XML)
     _w(root, f"{mods}/mod_python3.so", b"\x7fELF")
     (root / scripts).mkdir(parents=True, exist_ok=True)
+    log = "var/log/freeswitch" if layout == "debian" else "usr/local/freeswitch/log"
+    _w(root, f"{log}/freeswitch.log", "")
+    with_fail2ban(root)
     return root
 
 

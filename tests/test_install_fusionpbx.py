@@ -148,7 +148,7 @@ def test_operator_edit_is_never_overwritten_silently(host: tuple[Path, dict[str,
     page = root / "var/www/fusionpbx/app/fsguard/app_config.php"
     page.write_text(page.read_text() + "// operator's local change\n")
     conf = root / "etc/fsguard/fsguard.conf"
-    conf.write_text(conf.read_text() + "\n[fail2ban]\nbantime = 7200\n")
+    conf.write_text(conf.read_text() + "auth_bantime = 7200\n")  # the file ends with [fail2ban]
     tree1, db1 = tree_state(root), snapshot(db)
     with pytest.raises(installer.UserEdited, match="app_config.php"):
         installer.install(root)
@@ -156,7 +156,7 @@ def test_operator_edit_is_never_overwritten_silently(host: tuple[Path, dict[str,
     # uninstall keeps what the operator edited and says so; everything else goes
     out = installer.uninstall(root)
     assert any("app_config.php" in n for n in out.notes) and any("fsguard.conf" in n for n in out.notes)
-    assert page.exists() and "bantime = 7200" in conf.read_text()
+    assert page.exists() and "auth_bantime = 7200" in conf.read_text()
     assert not (root / "usr/share/freeswitch/scripts/fs_python").exists()
     assert q(db, "select count(*) from v_dialplans where dialplan_uuid = %(u)s", {"u": appdef.DIALPLAN_UUID}) == [(0,)]
 

@@ -101,7 +101,11 @@ def _open_store(t: Target) -> Store | None:
 
 def _desired(t: Target) -> tuple[list[Desired], list[str]]:
     cfg_real = t.r(CONFIG)
-    token = fsconfig.load(cfg_real).event_token if cfg_real.exists() else ""
+    try:
+        existing = fsconfig.load(cfg_real) if cfg_real.exists() else None
+    except fsconfig.ConfigError as exc:
+        raise Misconfigured(f"{CONFIG}: {exc}") from None
+    token = existing.event_token if existing is not None else ""
     token = token or fsconfig.new_token()
     files: list[Desired] = []
     notes: list[str] = []
@@ -109,7 +113,12 @@ def _desired(t: Target) -> tuple[list[Desired], list[str]]:
     files += conf_files
     notes += n
     # The config as it will be after install, for renderers that need it (fail2ban: the token).
-    cfg = fsconfig.load(cfg_real) if cfg_real.exists() else _config_from(conf_files[0].content, cfg_real)
+    cfg = existing if existing is not None else _config_from(conf_files[0].content, cfg_real)
+    cfg.path = Path(CONFIG)  # as the host sees it: fail2ban's action reads it from there
+    if not cfg.parser.has_section("fail2ban"):
+        cfg.parser.add_section("fail2ban")
+    if not cfg.get("fail2ban", "pythonpath"):
+        cfg.parser.set("fail2ban", "pythonpath", t.scripts_dir)
     for producer in (sources.package, sources.fusion_app, sources.cli_wrapper, sources.freeswitch_conf,
                      sources.systemd_units):
         got, n = producer(t)

@@ -68,6 +68,8 @@ def config_file(t: Target, token: str, state_dir: str) -> tuple[list[Desired], l
     else:
         lines += ["kind = sqlite", f"path = {state_dir}/fsguard.db"]
     lines += ["", "[freeswitch]", f"conf_dir = {t.conf_dir}", f"scripts_dir = {t.scripts_dir}", f"log = {t.log_file}"]
+    # fail2ban's fsguard action imports fs_python from where the installer put it.
+    lines += ["", "[fail2ban]", f"pythonpath = {t.scripts_dir}"]
     if t.kind == "fusionpbx":
         lines += ["", "[fusionpbx]", f"config = {t.fusion_config}", f"web_root = {t.web_root}",
                   f"cache_method = {t.cache_method}", f"cache_dir = {t.cache_dir}"]
@@ -187,8 +189,15 @@ def fail2ban(t: Target, cfg: object) -> tuple[list[Desired], list[str]]:
         render = importlib.import_module("fs_python.f2b.render").render_config
     except (ImportError, AttributeError):
         return [], ["fail2ban: fs_python.f2b.render is not available in this build: no fail2ban files installed"]
-    files = _render_dir(t, lambda d: render(cfg, d, logpath=Path(t.log_file), private=False),
-                        "/etc/fail2ban", "fail2ban")
+    with tempfile.TemporaryDirectory(prefix="fsguard-log-") as tmp:
+        # The renderer creates a missing log file (fail2ban 1.0.2 will not start without it): hand
+        # it a stand-in that exists, so planning and dry runs never touch the host, then put the
+        # host's real log path into the rendered text.
+        stand_in = Path(tmp) / "freeswitch.log"
+        stand_in.touch()
+        files = _render_dir(t, lambda d: render(cfg, d, logpath=stand_in, private=False), "/etc/fail2ban", "fail2ban")
+        for d in files:
+            d.content = d.content.replace(str(stand_in).encode(), t.log_file.encode())
     bad = [d.path for d in files if not re.search(r"/(filter\.d|jail\.d|action\.d)/fsguard[^/]*$", d.path)]
     if bad:
         raise Misconfigured(f"fail2ban renderer produced files fsguard does not own: {', '.join(bad)}")
