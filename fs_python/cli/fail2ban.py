@@ -109,7 +109,7 @@ def why(cfg: Any, store: Any, ip: str) -> WhyResult:
     try:
         from fs_python.firewall import bans
 
-        res.kernel_banned = bans.is_banned(cfg, ip)
+        res.kernel_banned = bans.is_banned(cfg, ip, netns=cfg.get("fail2ban", "netns") or None)
     except Exception as exc:
         res.notes.append(f"kernel set not checked: {exc}")
     res.bans = evidence.bans_for(store, ip, limit=10)
@@ -209,8 +209,9 @@ def unban(cfg: Any, store: Any, ip: str) -> UnbanResult:
     try:
         from fs_python.firewall import bans
 
-        if bans.is_banned(cfg, ip):
-            bans.del_ban(cfg, ip)
+        netns = cfg.get("fail2ban", "netns") or None  # tests and the drill use a namespace
+        if bans.is_banned(cfg, ip, netns=netns):
+            bans.del_ban(cfg, ip, netns=netns)
             res.kernel = True
     except Exception as exc:
         res.notes.append(f"kernel set: {exc}")

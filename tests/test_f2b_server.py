@@ -1,0 +1,203 @@
+"""The real fail2ban-server (private config dir, socket, database) with fsguard's rendered config,
+reading a temp FreeSWITCH log; bans checked in the kernel set inside a network namespace (fsg3-*)
+that the test creates and always deletes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fs_python import config, eventline, evidence
+from fs_python.cli import fail2ban as cli
+from fs_python.f2b import render
+from fs_python.f2b.client import Client
+from fs_python.firewall import bans
+from fs_python.service import Service
+from fs_python.store import open_store
+from tests.f2b_common import TOKEN, Server, write_config
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("fail2ban-server") or not shutil.which("nft"),
+    reason="needs root, fail2ban and nftables")
+
+CUSTOMER = "203.0.113.50"
+SCANNER = "198.51.100.20"
+GUESSER = "198.51.100.21"
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    name = "fsg3-" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def _setup(tmp: Path, netns: str, extra: str = "") -> tuple[config.Config, Path, Path]:
+    log = tmp / "freeswitch.log"
+    conf = tmp / "conf"
+    cfgpath = write_config(tmp, extra=(
+        f"netns = {netns}\nsocket = {conf / 'fail2ban.sock'}\nlogpath = {log}\njail_dir = {conf / 'jail.d'}\n"
+        + extra) + "[firewall]\nbackend = nftables\n")
+    cfg = config.load(cfgpath)
+    render.render_config(cfg, conf, logpath=log, private=True)
+    return cfg, conf, log
+
+
+def _register(cfg: config.Config, rows: list[dict[str, object]], written: float | None = None) -> None:
+    path = cfg.state_dir / "registrations.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"version": 1, "written": written or time.time(), "registrations": rows}))
+    tmp.replace(path)
+
+
+def _line(kind: str, ip: str, **fields: object) -> str:
+    ts = time.strftime("%Y-%m-%d %H:%M:%S") + ".%06d" % (time.time_ns() // 1000 % 1_000_000)
+    return f"{ts} 12.50% [WARNING] fsguard:1 " + eventline.render(TOKEN, kind, ip, fields)
+
+
+def _append(log: Path, lines: list[str]) -> None:
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write("".join(lines))
+
+
+def _wait(pred, timeout: float = 45.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_scanner_banned_customer_never_offenders_recorded(tmp_path: Path, netns: str) -> None:
+    cfg, conf, log = _setup(tmp_path, netns)
+    now = time.time()
+    _register(cfg, [{"ip": CUSTOMER, "user": "1000", "realm": "pbx.example.com", "expires": now + 3600,
+                     "port": "5060", "proto": "udp", "profile": "internal"}])
+    server = Server(conf)
+    server.start()
+    store = open_store(cfg)
+    try:
+        svc = Service(cfg, store, client=Client(conf / "fail2ban.sock"))
+        first = svc.tick()
+        assert not first.errors, first.errors
+        for jail in ("fsguard-auth", "fsguard-scan"):
+            assert CUSTOMER in svc.client.ignore_list(jail)
+        assert (conf / "jail.d" / "fsguard.whitelist.local").read_text().count(CUSTOMER) == 4
+
+        # a misconfigured phone behind the customer's IP hammers away: 1,000 failures
+        customer_lines = [_line("auth-failure", CUSTOMER, user="1000" if i % 10 else "1001",
+                                domain="pbx.example.com", ua="Yealink") for i in range(1000)]
+        scan_lines = [_line("not-found", SCANNER, number=f"0044{i}", ua="friendly-scanner") for i in range(2)]
+        guess_lines = [_line("auth-failure", GUESSER, user=f"{100 + i}", domain="pbx.example.com",
+                             ua="sipcli/v1.8") for i in range(5)]
+        _append(log, customer_lines)
+        _append(log, scan_lines)
+        _append(log, guess_lines)
+
+        assert _wait(lambda: bans.is_banned(cfg, SCANNER, netns=netns)), server.log()[-3000:]
+        assert _wait(lambda: bans.is_banned(cfg, GUESSER, netns=netns)), server.log()[-3000:]
+        # everything before the guesser's lines has been read by now: the customer is not banned
+        assert not svc.client.is_banned("fsguard-auth", CUSTOMER)
+        assert not bans.is_banned(cfg, CUSTOMER, netns=netns)
+        assert "Ignore %s" % CUSTOMER in server.log()
+
+        tick = svc.tick()
+        assert not tick.errors, tick.errors
+        assert tick.offences == 1000
+        rows = {r["user_identity"]: r for r in evidence.offenders(store, ip=CUSTOMER)}
+        assert rows["1000@pbx.example.com"]["failure_count"] == 900
+        assert rows["1001@pbx.example.com"]["failure_count"] == 100
+        assert "registered 1000@pbx.example.com" in rows["1000@pbx.example.com"]["whitelist_reason"]
+        assert not evidence.offenders(store, ip=SCANNER)  # attackers are banned, not "offenders"
+
+        # evidence rows match the lines written
+        scan = evidence.active_bans(store, SCANNER)
+        assert len(scan) == 1 and scan[0]["jail"] == "fsguard-scan" and scan[0]["failure_count"] == 2
+        assert json.loads(scan[0]["matches"]) == [x.rstrip("\n") for x in scan_lines]
+        assert json.loads(scan[0]["user_agents"]) == ["friendly-scanner"]
+        guess = evidence.active_bans(store, GUESSER)
+        assert len(guess) == 1 and guess[0]["jail"] == "fsguard-auth"
+        assert json.loads(guess[0]["matches"]) == [x.rstrip("\n") for x in guess_lines]
+        assert json.loads(guess[0]["user_names"]) == [f"{100 + i}@pbx.example.com" for i in range(5)]
+
+        res = cli.why(cfg, store, GUESSER)
+        assert res.banned and res.jails == ["fsguard-auth"] and res.kernel_banned
+        assert f"fsguard unban {GUESSER}" in res.commands
+        who = cli.why(cfg, store, CUSTOMER)
+        assert not who.banned and who.whitelisted and len(who.offenders) == 2
+
+        # the registration ends: no longer ignored after the next tick
+        _register(cfg, [{"ip": CUSTOMER, "user": "1000", "realm": "pbx.example.com", "expires": time.time() - 1}])
+        tick = svc.tick()
+        assert tick.ignore_removed >= 1
+        assert CUSTOMER not in svc.client.ignore_list("fsguard-auth")
+
+        # operator unban: fail2ban, kernel set and evidence agree
+        out = cli.unban(cfg, store, SCANNER)
+        assert out.jails == ["fsguard-scan"]
+        assert not bans.is_banned(cfg, SCANNER, netns=netns)
+        assert not evidence.active_bans(store, SCANNER)
+    finally:
+        server.stop()
+        store.close()
+
+
+def test_restored_bans_are_rechecked(tmp_path: Path, netns: str) -> None:
+    cfg, conf, log = _setup(tmp_path, netns)
+    fconf = conf / "fail2ban.conf"
+    fconf.write_text(fconf.read_text().replace("dbfile = :memory:", f"dbfile = {tmp_path / 'f2b.sqlite3'}"))
+    a, b = "198.51.100.30", "198.51.100.31"
+    server = Server(conf)
+    server.start()
+    try:
+        _append(log, [_line("not-found", ip, number="1") for ip in (a, b) for _ in range(2)])
+        assert _wait(lambda: bans.is_banned(cfg, a, netns=netns) and bans.is_banned(cfg, b, netns=netns))
+    finally:
+        server.stop()
+    # stopping fail2ban lifts its bans (it calls unban for each)
+    assert not bans.is_banned(cfg, a, netns=netns) and not bans.is_banned(cfg, b, netns=netns)
+    # b registers while fail2ban is down; nobody synced fail2ban's ignore list
+    _register(cfg, [{"ip": b, "user": "1002", "realm": "pbx.example.com", "expires": time.time() + 600}])
+    server = Server(conf)
+    server.start()
+    store = open_store(cfg)
+    try:
+        assert _wait(lambda: bans.is_banned(cfg, a, netns=netns))
+        assert _wait(lambda: any(r["restored"] for r in evidence.bans_for(store, b)))
+        assert not bans.is_banned(cfg, b, netns=netns)  # whitelisted: not re-applied
+        restored_b = [r for r in evidence.bans_for(store, b) if r["restored"]]
+        assert restored_b[0]["ban_status"] == "ignored"
+        restored_a = [r for r in evidence.bans_for(store, a) if r["restored"]]
+        assert restored_a and restored_a[0]["ban_status"] == "banned"
+    finally:
+        server.stop()
+        store.close()
+
+
+def test_missing_log_never_stops_fail2ban(tmp_path: Path, netns: str) -> None:
+    cfg, conf, log = _setup(tmp_path / "x", netns)
+    log.unlink()
+    # the hazard is real: fail2ban 1.0.2 refuses to start with an enabled jail on a missing log
+    with pytest.raises(RuntimeError):
+        Server(conf).start(wait=20)
+    # re-rendering (what install and `fsguard service` do) makes it start
+    render.render_config(cfg, conf, logpath=log, private=True)
+    assert log.exists()
+    server = Server(conf)
+    server.start()
+    try:
+        assert Client(conf / "fail2ban.sock").jails() == ["fsguard-auth", "fsguard-scan"]
+    finally:
+        server.stop()
