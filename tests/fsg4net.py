@@ -95,7 +95,7 @@ class Lab:
 class Listener:
     """UDP + TCP listeners inside the pbx namespace on the given ports; records what arrives."""
 
-    def __init__(self, lab: Lab, ports: tuple[int, ...] = (5060, 5080, 22)) -> None:
+    def __init__(self, lab: Lab, ports: tuple[int, ...] = (5060, 5061, 5080, 5081, 22)) -> None:
         self.lab = lab
         script = (
             "import socket,select,sys\n"
