@@ -38,8 +38,6 @@ class Monitor:
         self.fs = fs
         self.cfg = fslog.settings()
         self.served: set[str] = set()
-        self.handled = 0
-        self.bad_events = 0
         self.last_tick = 0.0
         self.refresh_served()
 
@@ -142,13 +140,13 @@ class Monitor:
             if ev is not None:
                 try:
                     self.handle(ev)
-                    self.handled += 1
+                    REGISTRY.handled += 1
                 except Exception as exc:  # one malformed event must not end the monitor
-                    self.bad_events += 1
-                    if self.bad_events <= 10 or self.bad_events % 10_000 == 0:
+                    REGISTRY.bad_events += 1
+                    if REGISTRY.bad_events <= 10 or REGISTRY.bad_events % 10_000 == 0:
                         fslog.log("ERR", "fsguard monitor: bad event skipped (%s), %d so far"
-                                  % (type(exc).__name__, self.bad_events))
-                if self.handled & 255:
+                                  % (type(exc).__name__, REGISTRY.bad_events))
+                if REGISTRY.handled & 255:
                     continue  # in a burst, look at the clock only every 256 events
             self.tick()
             if time.monotonic() - last_served > 60:

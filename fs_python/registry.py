@@ -66,6 +66,8 @@ class Registry:
         self.last_write = 0.0
         self.write_errors = 0
         self.monitor: threading.Thread | None = None
+        self.handled = 0  # events the monitor handled / skipped as malformed (for fs_cli and tests)
+        self.bad_events = 0
 
     # -- changes --------------------------------------------------------------------------------
     def seed(self, rows: list[Registration]) -> None:

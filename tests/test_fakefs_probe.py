@@ -58,5 +58,6 @@ def test_filter_is_not_vacuous() -> None:
     real = "\n".join(_log(C.PROBE / "real1_freeswitch.log") + _log(C.PROBE / "real2_freeswitch.log"))
     for needle in ("mod_python3.c:231", "mod_python3.c:184", "\tFile: ", "switch_cpp.cpp:1393", "cmpfile.py:17",
                    "mod_dptools.c:1865", "mod_sofia.c:2350", "switch_core_session.c:2766", "Event Binding deleted",
-                   "without newline<TS> [ERR]", "no newline<UUID> <TS>", "<UUID> back\\slash", "Hangup sofia/external/sipp@127.0.0.1:5072"):
+                   "without newline<TS> [ERR]", "no newline<UUID> <TS>", "<UUID> back\\slash",
+                   "Hangup sofia/external/sipp@127.0.0.1:5072"):
         assert needle in real, needle
