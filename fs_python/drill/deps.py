@@ -112,7 +112,8 @@ def list_add(env: Any, list_name: str, cidr: str, label: str, ttl: float = 900.0
         if store.query_one("select 1 as x from v_fsguard_list_entries where list_name = :l and cidr = :c",
                            {"l": list_name, "c": cidr}):
             return  # there before the drill: neither changed nor removed by it
-        env.ledger.record("list-entry", list=list_name, cidr=cidr, ip=cidr.split("/")[0])
+        env.ledger.record("list-entry", list=list_name, cidr=cidr, ip=cidr.split("/")[0],
+                          config=str(env.cfg.path))
         lists.add(store, env.cfg, list_name, cidr, label, time.time() + ttl)
     finally:
         store.close()
@@ -129,14 +130,32 @@ def list_del(cfg: Any, list_name: str, cidr: str) -> None:
         store.close()
 
 
-# -- fail2ban area: why, ignore list ---------------------------------------------------------------
-def why_text(cfg: Any, ip: str) -> str:
-    raise StepAbort("fsguard why core is not available yet")
+# -- fail2ban area: `fsguard why`, `fsguard unban` as an operator runs them -----------------------
+def fsguard_cli(cfg: Any, *args: str, timeout: float = 60.0) -> tuple[int, str]:
+    """Run the ``fsguard`` command (this package's CLI) against the drill's config."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, FSGUARD_CONFIG=str(cfg.path))
+    proc = subprocess.run([sys.executable, "-m", "fs_python.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
 
 
-def sync_ignore(env: Any) -> None:
-    """Push the whitelist into the private fail2ban's ignore list, as `fsguard service` does."""
-    raise StepAbort("fail2ban ignore-list sync is not available yet")
+def why(cfg: Any, ip: str) -> tuple[dict[str, Any], str]:
+    """(``fsguard --json why ip`` result, ``fsguard why ip`` text)."""
+    import json
+
+    rc, out = fsguard_cli(cfg, "--json", "why", ip)
+    if rc != 0:
+        raise StepAbort(f"fsguard why {ip}: exit {rc}: {out.strip()[:300]}")
+    try:
+        data = json.loads(out)
+    except ValueError:
+        raise StepAbort(f"fsguard --json why {ip}: not JSON: {out.strip()[:200]}") from None
+    _, text = fsguard_cli(cfg, "why", ip)
+    return data, text
 
 
 def drop_packets(cfg: Any, netns: str | None) -> int:
@@ -162,6 +181,26 @@ def drop_packets(cfg: Any, netns: str | None) -> int:
     for tool in ("iptables-save", "ip6tables-save"):
         proc = subprocess.run(prefix + [tool, "-c"], capture_output=True, text=True, timeout=30, check=False)
         for line in proc.stdout.splitlines():
-            if line.startswith("[") and " -A fsguard" in line and line.rstrip().endswith("-j DROP"):
+            if line.startswith("[") and " -A FSGUARD" in line and line.rstrip().endswith("-j DROP"):
                 total += int(line[1:line.index(":")])
     return total
+
+
+def undo_host_item(item: dict[str, Any]) -> None:
+    """Undo a ledger item that lives in fsguard's store or firewall (not in a namespace).
+
+    The item names the config it was made under: when that file is gone, so is the simulated
+    drill's work dir with its store and namespaces, and there is nothing left to undo."""
+    from fs_python import config as config_mod
+
+    path = Path(str(item.get("config") or ""))
+    if not path.is_absolute() or not path.exists():
+        return
+    cfg = config_mod.load(path)
+    kind = item.get("kind")
+    if kind == "list-entry":
+        list_del(cfg, str(item["list"]), str(item["cidr"]))
+    elif kind == "ban":
+        del_ban(cfg, str(item["ip"]), item.get("netns"))
+    else:
+        raise StepAbort(f"unknown drill item {kind!r}")

@@ -76,6 +76,9 @@ class SimEnv:
         self.hooks: Hooks = Hooks()
         self.f2b: PrivateFail2ban | None = None
         self.setup: list[Check] = []
+        self.service: Any = None
+        self._service_stop: Any = None
+        self._service_thread: Any = None
         self._old_env: str | None = None
 
     # -- config ------------------------------------------------------------------------------
@@ -108,8 +111,12 @@ voipbl = false
 # the drill's addresses live in the benchmarking range, which real feeds and lists refuse
 accept_test_ranges = true
 
-[freeswitch]
-domains = {DOMAIN}
+[fail2ban]
+# the private fail2ban-server of this drill, and where its bans land (the PBX namespace)
+socket = {self.work / 'f2b.sock'}
+netns = {self.topo.pbx_ns or ''}
+logpath = {self.logpath}
+jail_dir = {self.work / 'fail2ban' / 'jail.d'}
 """
         self.config_path.write_text(text, encoding="utf-8")
         self.cfg = config_mod.load(self.config_path)
@@ -134,6 +141,7 @@ domains = {DOMAIN}
         self._part("country data", lambda: deps.countries_refresh(self.cfg))
         self._part("firewall ruleset", lambda: deps.firewall_apply(self.cfg, self.topo.pbx_ns) and "applied")
         self._part("fail2ban-server", self._start_f2b)
+        self._part("fsguard service", self._start_service)
 
     def _start_pbx(self) -> str:
         self.fslog = FsLog(self.logpath)
@@ -154,10 +162,41 @@ domains = {DOMAIN}
         self.f2b.start(self.ledger)
         return "jails: " + ", ".join(self.f2b.jails())
 
+    def _start_service(self) -> str:
+        """`fsguard service` as it runs next to fail2ban: ignore-list sync, offenders, queue."""
+        import threading
+
+        from fs_python.service import Service
+        from fs_python.store import open_store
+
+        store = open_store(self.cfg)
+        self.service = Service(self.cfg, store)
+        self.service.tick()  # first tick: the log position starts here, the ignore list is synced
+        self._service_stop = threading.Event()
+        self._service_thread = threading.Thread(target=self._service_loop, args=(store,), name="fsguard-service",
+                                                daemon=True)
+        self._service_thread.start()
+        return "ticking every 0.5 s"
+
+    def _service_loop(self, store: Any) -> None:
+        try:
+            self.service.run(interval=0.5, stop=self._service_stop)
+        finally:
+            store.close()
+
+    def service_tick_wait(self, ticks: int = 2) -> None:
+        """Let the service loop run ``ticks`` more ticks (it ticks every 0.5 s)."""
+        time.sleep(0.5 * ticks + 0.1)
+
+    def _stop_service(self) -> None:
+        self._service_stop.set()
+        self._service_thread.join(timeout=5)
+
     # -- tear down ---------------------------------------------------------------------------
     def down(self) -> list[str]:
         problems: list[str] = []
-        for name, fn in (("fail2ban", self.f2b.stop if self.f2b else None),
+        for name, fn in (("fsguard service", self._stop_service if self._service_thread else None),
+                         ("fail2ban", self.f2b.stop if self.f2b else None),
                          ("monitor", getattr(self.hooks, "close", None)),
                          ("stand-in PBX", self.pbx.stop if self.pbx else None),
                          ("log", self.fslog.close if self.fslog else None)):

@@ -83,6 +83,10 @@ class PrivateFail2ban:
         """The jails that hold a ban of ``ip`` (fail2ban's view, before the firewall's)."""
         return [j for j in self.jails() if self.client(["get", j, "banned", ip], check=False).stdout.strip() == "1"]
 
+    def ignore_list(self, jail: str) -> list[str]:
+        out = self.client(["get", jail, "ignoreip"], check=False).stdout
+        return [ln.strip(" |`-\t") for ln in out.splitlines()[1:] if ln.strip(" |`-\t")]
+
     def stop(self) -> None:
         if self.proc is None:
             return

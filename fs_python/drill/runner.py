@@ -131,4 +131,6 @@ def _undo_host_item(item: dict[str, Any]) -> None:
             raise ValueError(f"refusing to delete link {name!r}")
         ip_cmd(["ip", "link", "del", name], check=False)
         return
-    raise StepAbort(f"cannot undo {kind} outside a drill run")
+    from fs_python.drill import deps
+
+    deps.undo_host_item(item)
