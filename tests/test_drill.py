@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,13 +27,22 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for networ
 def drill(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, str, Path]:
     run_dir = tmp_path_factory.mktemp("drill-run")
     before = set(ledger.list_drill_netns())
+    host_rules = _host_rules()
     env = dict(os.environ, FSGUARD_DRILL_RUN_DIR=str(run_dir))
     env.pop("FSGUARD_CONFIG", None)
     proc = subprocess.run([sys.executable, "-m", "fs_python.cli", "drill", "--simulate", "--json"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=300)
     report = json.loads(proc.stdout)
     assert set(ledger.list_drill_netns()) <= before  # every namespace it made is gone
+    assert _host_rules() == host_rules  # the host's own ruleset was never touched
     return proc.returncode, report, proc.stderr, run_dir
+
+
+def _host_rules() -> tuple[str, str]:
+    nft = subprocess.run(["nft", "-s", "list", "ruleset"], capture_output=True, text=True).stdout
+    ipt = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    # chain policy counters ([packets:bytes]) move with the host's own traffic: not a change
+    return nft, "\n".join(re.sub(r"\[\d+:\d+\]", "", line) for line in ipt.splitlines() if not line.startswith("#"))
 
 
 def _explain(report: dict) -> str:
