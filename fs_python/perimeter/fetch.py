@@ -58,7 +58,8 @@ def _session(retries: int) -> Any:
     retry = Retry(
         total=retries, connect=retries, read=retries, backoff_factor=0.5,
         status_forcelist=(500, 502, 503, 504), allowed_methods=frozenset({"GET", "POST"}),
-        respect_retry_after_header=True, raise_on_status=False,
+        # 429 is handled by the caller (APIBAN counts every request against its rate limit)
+        respect_retry_after_header=False, raise_on_status=False,
     )
     s.mount("http://", HTTPAdapter(max_retries=retry))
     s.mount("https://", HTTPAdapter(max_retries=retry))
