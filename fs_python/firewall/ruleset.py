@@ -93,11 +93,14 @@ def _ports(cfg: Any, key: str, default: tuple[str, ...]) -> list[int]:
 def split(ranges: list[Range], family: int) -> tuple[list[int], list[tuple[int, int]]]:
     """Merged ranges -> (single addresses, CIDRs of the rest)."""
     hosts, nets = [], []
+    bits = 32 if family == 4 else 128
     for s, e in ranges:
         if s == e:
             hosts.append(s)
-        else:
-            nets.extend(range_to_cidrs(s, e, family))
+            continue
+        for net, plen in range_to_cidrs(s, e, family):
+            # adjacent single addresses that merge into an unaligned run stay single addresses
+            (hosts.append(net) if plen == bits else nets.append((net, plen)))
     return hosts, nets
 
 
