@@ -42,8 +42,13 @@ TOKEN_RE = re.compile(r"^[A-Za-z0-9]{8,64}$")
 _PRINTABLE = frozenset(chr(c) for c in range(0x20, 0x7F)) - {'"', "\\"}
 
 
+_PLAIN_RE = re.compile(r'[ !#-\[\]-~]*')  # printable ASCII without " and \: kept as is
+
+
 def escape(value: str, limit: int = MAX_FIELD) -> tuple[str, bool]:
     """Escape attacker text to printable ASCII; return (escaped, was_cut)."""
+    if _PLAIN_RE.fullmatch(value):  # fast path, same result: every character is one output char
+        return (value, False) if len(value) <= limit else (value[:limit], True)
     out: list[str] = []
     size = 0
     for ch in value:

@@ -215,3 +215,15 @@ def test_split_command_like_mod_python3() -> None:
 def test_separate_string_port() -> None:
     assert separate_string("a\n'b\nc'\n d \n", "\n", 100) == ["a", "b\nc", "d"]
     assert separate_string("x\n\ny", "\n", 100) == ["x", "", "y"]
+
+
+def test_separate_string_fast_path_equals_the_c_port() -> None:
+    import random
+
+    from fs_python.fakefs.logfile import _separate_slow
+
+    rnd = random.Random(3)
+    for _ in range(20_000):
+        buf = "".join(rnd.choice("ab \n") for _ in range(rnd.randrange(0, 12)))
+        limit = rnd.choice([1, 2, 3, 100])
+        assert separate_string(buf, "\n", limit) == _separate_slow(buf, "\n", limit), (buf, limit)

@@ -104,6 +104,19 @@ def separate_string(buf: str, delim: str, limit: int) -> list[str]:
     """switch_separate_string for a non-blank delimiter (and the ``^^<d>`` delimiter switch)."""
     if buf.startswith("^^") and len(buf) > 3:
         delim, buf = buf[2], buf[3:]
+    if not buf:
+        return []
+    if "\\" not in buf and "'" not in buf:
+        # nothing to unquote or unescape: the tokenizer reduces to split + trim of spaces
+        parts = buf.split(delim, limit - 1) if limit > 0 else []
+        if parts and parts[-1] == "" and buf.endswith(delim) and len(parts) <= limit:
+            parts.pop()  # a trailing delimiter opens no new piece
+        return [p.strip(" ") for p in parts]
+    return _separate_slow(buf, delim, limit)
+
+
+def _separate_slow(buf: str, delim: str, limit: int) -> list[str]:
+    """The C tokenizer, character by character."""
     bounds: list[tuple[int, int]] = []
     start = -1  # -1: state START (C's tokenizer), else the current piece's first index
     inside = False
