@@ -72,7 +72,11 @@ def run(args: argparse.Namespace) -> int:
     emit(args, report.as_dict(), render_text(report))
     if any(c.name == "interrupted" for c in report.setup):
         return int(Exit.INTERRUPTED)
-    return int(Exit.OK if report.passed else Exit.DRILL_FAILED)
+    if report.passed:
+        return int(Exit.OK)
+    if any(c.status != "pass" for c in report.setup) and not any(s.checks for s in report.steps):
+        return int(Exit.PREFLIGHT_FAILED)  # nothing could be tried: what is missing is in the report
+    return int(Exit.DRILL_FAILED)
 
 
 def register(sub: Any) -> None:

@@ -200,7 +200,36 @@ def undo_host_item(item: dict[str, Any]) -> None:
     kind = item.get("kind")
     if kind == "list-entry":
         list_del(cfg, str(item["list"]), str(item["cidr"]))
+    elif kind == "reapply":
+        firewall_apply(cfg, None)
     elif kind == "ban":
-        del_ban(cfg, str(item["ip"]), item.get("netns"))
+        from fs_python.cli.fail2ban import unban
+        from fs_python.store import open_store
+
+        store = open_store(cfg)
+        try:
+            unban(cfg, store, str(item["ip"]))
+        finally:
+            store.close()
+    elif kind == "rows":
+        delete_rows(cfg, [str(i) for i in item.get("ips", [])], float(item.get("since") or 0))
     else:
         raise StepAbort(f"unknown drill item {kind!r}")
+
+
+def delete_rows(cfg: Any, ips: list[str], since: float) -> None:
+    """The evidence the drill's own addresses left in a real store during the drill."""
+    from fs_python.drill.ledger import in_drill_range
+    from fs_python.store import open_store
+
+    ips = [i for i in ips if in_drill_range(i)]
+    store = open_store(cfg)
+    try:
+        with store.transaction():
+            for ip in ips:
+                p = {"ip": ip, "since": since}
+                store.execute("delete from v_fsguard_bans where ip_address = :ip and ban_start >= :since", p)
+                store.execute("delete from v_fsguard_offenders where ip_address = :ip and first_seen >= :since", p)
+                store.execute("delete from v_fsguard_events where ip_address = :ip and event_time >= :since", p)
+    finally:
+        store.close()

@@ -56,6 +56,9 @@ class SimEnv:
     """Everything the simulated drill runs against. :meth:`up` records each part in the ledger."""
 
     mode = "simulate"
+    scan_user = "1000"  # the scanner guesses passwords of a user that exists
+    domain = DOMAIN
+    log_start = 0  # events are read from here on (the stand-in's log starts empty)
 
     def __init__(self, ledger: Ledger, *, backend: str = "nftables") -> None:
         self.ledger = ledger

@@ -22,9 +22,10 @@ class Fail2banError(Exception):
 
 
 class PrivateFail2ban:
-    def __init__(self, conf_dir: Path, run_dir: Path, *, netns: str | None, env: dict[str, str]) -> None:
+    def __init__(self, conf_dir: Path, run_dir: Path, *, netns: str | None, env: dict[str, str],
+                 sock: Path | None = None) -> None:
         self.conf_dir = conf_dir
-        self.sock = run_dir / "f2b.sock"
+        self.sock = sock or run_dir / "f2b.sock"
         self.pidfile = run_dir / "f2b.pid"
         self.logfile = run_dir / "fail2ban-server.log"
         self.netns = netns

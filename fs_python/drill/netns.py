@@ -111,7 +111,8 @@ def socket_in(netns: str | None, family: int, kind: int, bind: tuple[str, int] |
 class Topology:
     run_id: str
     host_mode: bool = False  # real mode: the PBX side is the host's own namespace
-    pbx_ip: str = PBX_IP
+    pbx_ip: str = PBX_IP  # where the drill's SIP goes (real mode: FreeSWITCH's own address)
+    gateway_ip: str = PBX_IP  # the PBX-side veth address
     roles: dict[str, str] = field(default_factory=lambda: dict(ROLES))
 
     @property
@@ -146,11 +147,13 @@ class Topology:
         for ns in (self.pbx_ns, self.net_ns):
             if ns:
                 ip_cmd(["ip", "link", "set", "lo", "up"], netns=ns)
-        ip_cmd(["ip", "addr", "add", f"{self.pbx_ip}/{PREFIX}", "dev", self.veth_pbx], netns=self.pbx_ns)
+        ip_cmd(["ip", "addr", "add", f"{self.gateway_ip}/{PREFIX}", "dev", self.veth_pbx], netns=self.pbx_ns)
         ip_cmd(["ip", "link", "set", self.veth_pbx, "up"], netns=self.pbx_ns)
         for addr in self.roles.values():
             ip_cmd(["ip", "addr", "add", f"{addr}/{PREFIX}", "dev", self.veth_net], netns=self.net_ns)
         ip_cmd(["ip", "link", "set", self.veth_net, "up"], netns=self.net_ns)
+        if self.host_mode:  # FreeSWITCH listens on the host's own address: route there via the veth
+            ip_cmd(["ip", "route", "add", "default", "via", self.gateway_ip], netns=self.net_ns)
 
     def exec_argv(self, where: str, argv: Sequence[str]) -> list[str]:
         """``argv`` prefixed to run inside the client (``net``) or PBX (``pbx``) side."""

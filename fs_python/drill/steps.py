@@ -15,7 +15,7 @@ from typing import Any
 from fs_python import eventline
 from fs_python.drill import deps
 from fs_python.drill.client import Agent
-from fs_python.drill.env import DOMAIN, SimEnv
+from fs_python.drill.env import SimEnv
 from fs_python.drill.report import Step, StepAbort
 
 SCAN_NUMBERS = ("0046812345678", "900", "011441234567", "9011972592", "00972592")
@@ -37,6 +37,7 @@ def events_for(env: SimEnv, ip: str) -> dict[str, int]:
     """fsguard event lines in the log for ``ip``, counted per kind (parsed with the token)."""
     counts: dict[str, int] = {}
     with open(env.logpath, encoding="utf-8", errors="surrogateescape") as fh:
+        fh.seek(env.log_start)  # a real freeswitch.log can be huge: only what the drill caused
         for line in fh:
             ev = eventline.parse(line, env.token)
             if ev is not None and ev.ip == ip:
@@ -64,14 +65,19 @@ def step_scanner(env: SimEnv, step: Step) -> None:
         raise StepAbort("fail2ban-server is not running (see setup)")
     step.check("scanner reaches the PBX before the attack", reachable(env, "scanner", 5060),
                f"OPTIONS from {ip} to 5060 answered")
+    if env.mode == "host":  # its ban lands in the real sets: lifted at cleanup whatever happens
+        env.ledger.record("ban", ip=ip, config=str(env.cfg.path))
+    base = {j: f2b.status(j)["total_failed"] for j in ("fsguard-auth", "fsguard-scan")}
     scanner = agent(env, "scanner")
     t0 = time.monotonic()
     try:
         # Password guesses first (the auth jail needs 5: these stay below), then the IP-literal
         # domain and unknown numbers, which the scan jail bans after 2. Requests sent after the
         # ban may be dropped already: that is the protection working, and counted as such.
-        reg = [scanner.register(env.users.customer, DOMAIN, pw) for pw in BAD_PASSWORDS[:3]]
+        reg = [scanner.register(env.scan_user, env.domain, pw) for pw in BAD_PASSWORDS[:3]]
         lit = [scanner.register("100", env.topo.pbx_ip, "100")]
+        # Unknown numbers go to the public context (5080); with "5080 only from carriers" in force
+        # on a real host they are refused before FreeSWITCH sees them (checked in step 3).
         inv = [scanner.invite(n, 5080, env.topo.pbx_ip) for n in SCAN_NUMBERS]
     finally:
         scanner.close()
@@ -90,9 +96,16 @@ def step_scanner(env: SimEnv, step: Step) -> None:
     step.check("evidence lines written (fs_python's real handlers)", ok,
                f"event lines for {ip}: {events_for(env, ip)} (expected {want})", took)
     per_jail = {"fsguard-auth": want["auth-failure"], "fsguard-scan": want["not-found"] + want["ip-literal-domain"]}
-    ok, took = wait_for(lambda: all(f2b.status(j)["total_failed"] == n for j, n in per_jail.items()), 5.0, 0.2)
+
+    def counted() -> dict[str, int]:
+        return {j: f2b.status(j)["total_failed"] - base.get(j, 0) for j in per_jail}
+
+    # Exactly one count per line in simulate mode; on a real host other attackers count too.
+    exact = env.mode == "simulate"
+    ok, took = wait_for(lambda: all((c == per_jail[j]) if exact else (c >= per_jail[j])
+                                    for j, c in counted().items()), 5.0, 0.2)
     step.check("fail2ban counts every evidence line", ok,
-               f"total failed: { {j: f2b.status(j)['total_failed'] for j in per_jail} } (expected {per_jail})", took)
+               f"failures counted during the attack: {counted()} (expected {per_jail})", took)
     ok, took = wait_for(lambda: deps.is_banned(env.cfg, ip, env.topo.pbx_ns), BAN_WAIT, 0.05)
     jails = f2b.banned_in(ip)
     step.check("fail2ban banned the address", ok and bool(jails),
@@ -157,19 +170,28 @@ def step_customer(env: SimEnv, step: Step, failures: int = 12) -> None:
         raise StepAbort("fail2ban-server is not running (see setup)")
     phone = agent(env, "customer")
     try:
-        codes = phone.register(env.users.customer, DOMAIN, env.users.customer_password)
-        step.check("customer phone registers", codes == [401, 200], f"REGISTER {env.users.customer}: {codes}")
+        if env.mode == "host":
+            # Real users' passwords are unknown here: the customer is a temporary admin whitelist
+            # entry (labelled, expiring), applied like `fsguard allow add` + `fsguard firewall apply`.
+            env.ledger.record("reapply", config=str(env.cfg.path))
+            deps.list_add(env, "allow", ip + "/32", f"fsguard-drill {env.ledger.run_id}")
+            deps.firewall_apply(env.cfg, None)
+            others: tuple[str, ...] = (f"{env.scan_user}a", f"{env.scan_user}b")
+        else:
+            codes = phone.register(env.users.customer, env.domain, env.users.customer_password)
+            step.check("customer phone registers", codes == [401, 200], f"REGISTER {env.users.customer}: {codes}")
+            others = env.users.others
         ok, took = wait_for(lambda: deps.whitelisted(env.cfg, ip)[0], 5.0)
-        step.check("its address is whitelisted as a registered customer", ok,
+        step.check("its address is whitelisted" + (" as a registered customer" if env.mode != "host" else ""), ok,
                    "; ".join(deps.whitelisted(env.cfg, ip)[1]) or "not whitelisted", took)
         # `fsguard service` puts it into fail2ban's own ignore list (no fork per failure).
-        ok, took = wait_for(lambda: ip in f2b.ignore_list("fsguard-auth"), 5.0, 0.2)
+        ok, took = wait_for(lambda: ip in f2b.ignore_list("fsguard-auth"), 12.0, 0.2)
         step.check("fail2ban ignores it (fsguard service synced the ignore list)", ok,
                    f"fsguard-auth ignoreip has {ip}: {ok}", took)
         bad: list[list[int | None]] = []
         for i in range(failures):
-            user = env.users.others[i % len(env.users.others)]
-            bad.append(phone.register(user, DOMAIN, "wrong-" + str(i)))
+            user = others[i % len(others)]
+            bad.append(phone.register(user, env.domain, "wrong-" + str(i)))
     finally:
         phone.close()
     step.check("other phones behind it fail authentication again and again",
@@ -177,7 +199,7 @@ def step_customer(env: SimEnv, step: Step, failures: int = 12) -> None:
                f"{sum(1 for c in bad if c == [401, 403])} answered 401 then 403")
     ok, took = wait_for(lambda: events_for(env, ip).get("auth-failure", 0) == failures, 3.0)
     step.check("their failures are logged", ok, f"event lines for {ip}: {events_for(env, ip)}", took)
-    want = {f"{u}@{DOMAIN}" for u in env.users.others}
+    want = {f"{u}@{env.domain}" for u in others}
     seen, took = wait_for(lambda: want <= deps.offender_users(env.cfg, ip), BAN_WAIT, 0.2)
     # fail2ban has read every line by now (the service read them after it); one more look later.
     env.service_tick_wait(2)
@@ -195,9 +217,12 @@ def step_customer(env: SimEnv, step: Step, failures: int = 12) -> None:
 # -- step 3 ------------------------------------------------------------------------------------
 def step_lists(env: SimEnv, step: Step) -> None:
     roles = env.topo.roles
-    # Carriers are configured only now: with "5080 only from carriers" in force from the start,
-    # step 1's scanner could never reach the public context and show the not-found evidence.
-    env.write_config(carriers=True)
+    if env.mode == "host":
+        env.ledger.record("reapply", config=str(env.cfg.path))
+    else:
+        # Carriers are configured only now: with "5080 only from carriers" in force from the
+        # start, step 1's scanner could never reach the public context and show its evidence.
+        env.write_config(carriers=True)
     deps.list_add(env, "deny", roles["blacklisted"] + "/32", f"fsguard-drill {env.ledger.run_id}")
     deps.firewall_apply(env.cfg, env.topo.pbx_ns)
     control_5060 = reachable(env, "clean", 5060)
@@ -206,9 +231,18 @@ def step_lists(env: SimEnv, step: Step) -> None:
     bl = [p for p in (5060, 5080) if reachable(env, "blacklisted", p)]
     step.check("a blacklisted address is refused", not bl,
                f"{roles['blacklisted']} answered on {bl or 'no port'}")
-    fr = reachable(env, "foreign", 5060)
-    step.check("an address outside the allowed countries is refused on 5060", not fr,
-               f"{roles['foreign']} → 5060 answered: {fr}")
+    host = env.mode == "host"
+    if host and not env.cfg.get_list("countries", "allow"):
+        step.skip("an address outside the allowed countries is refused on 5060", "no [countries] allow here")
+    else:
+        fr = reachable(env, "foreign", 5060)
+        step.check("an address outside the allowed countries is refused on 5060", not fr,
+                   f"{roles['foreign']} → 5060 answered: {fr}")
+    if host:
+        step.skip("a non-carrier is refused on 5080 / a carrier is accepted",
+                  "needs a carrier address in the drill range, which only the config file can name "
+                  "(the drill never edits it)")
+        return
     nc = reachable(env, "noncarrier", 5080)
     step.check("a non-carrier is refused on 5080", not nc, f"{roles['noncarrier']} → 5080 answered: {nc}")
     ca = reachable(env, "carrier", 5080)
