@@ -49,6 +49,11 @@ def _load() -> Any:
     return fsconfig.load()
 
 
+def _firewall_on(cfg: Any) -> bool:
+    """``[fail2ban] firewall = off`` is the harmless mode (tests, dry runs): no kernel set touched."""
+    return cfg.get("fail2ban", "firewall", "on").lower() not in ("off", "0", "false", "no")
+
+
 def _client(cfg: Any) -> Any:
     from fs_python.f2b.client import Client
 
@@ -109,7 +114,8 @@ def why(cfg: Any, store: Any, ip: str) -> WhyResult:
     try:
         from fs_python.firewall import bans
 
-        res.kernel_banned = bans.is_banned(cfg, ip, netns=cfg.get("fail2ban", "netns") or None)
+        if _firewall_on(cfg):
+            res.kernel_banned = bans.is_banned(cfg, ip, netns=cfg.get("fail2ban", "netns") or None)
     except Exception as exc:
         res.notes.append(f"kernel set not checked: {exc}")
     res.bans = evidence.bans_for(store, ip, limit=10)
@@ -210,7 +216,7 @@ def unban(cfg: Any, store: Any, ip: str) -> UnbanResult:
         from fs_python.firewall import bans
 
         netns = cfg.get("fail2ban", "netns") or None  # tests and the drill use a namespace
-        if bans.is_banned(cfg, ip, netns=netns):
+        if _firewall_on(cfg) and bans.is_banned(cfg, ip, netns=netns):
             bans.del_ban(cfg, ip, netns=netns)
             res.kernel = True
     except Exception as exc:
