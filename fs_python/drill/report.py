@@ -102,6 +102,9 @@ _MARK = {PASS: "PASS", FAIL: "FAIL", SKIP: "SKIP"}
 def render_text(report: DrillReport) -> str:
     out: list[str] = []
     out.append(f"fsguard drill ({report.mode}, run {report.run_id})")
+    ok = [f"{c.name} {c.seconds:.1f} s" for c in report.setup if c.status == PASS]
+    if ok:
+        out.append("setup: " + ", ".join(ok))
     for c in report.setup:
         if c.status != PASS:
             out.append(f"  setup  {_MARK[c.status]}  {c.name}: {c.detail}")
