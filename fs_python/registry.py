@@ -60,6 +60,9 @@ class Registry:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.entries: dict[tuple[str, str, str, str], Registration] = {}
+        # (user, realm) -> keys of entries: unregister/expire touch one user, never scan everything
+        self.by_user: dict[tuple[str, str], set[tuple[str, str, str, str]]] = {}
+        self.by_ip: dict[str, set[tuple[str, str, str, str]]] = {}  # for the api's check <ip>
         self.realms: set[str] = set()  # realms seen in successful registrations ("served")
         self.live = False  # True once a monitor seeded it: then memory is the truth
         self.dirty = False
@@ -72,7 +75,11 @@ class Registry:
     # -- changes --------------------------------------------------------------------------------
     def seed(self, rows: list[Registration]) -> None:
         with self.lock:
-            self.entries = {r.key(): r for r in rows[:MAX_ENTRIES]}
+            self.entries = {}
+            self.by_user = {}
+            self.by_ip = {}
+            for r in rows[:MAX_ENTRIES]:
+                self._put(r)
             for r in rows:
                 self._add_realm(r.realm)
             self.live = True
@@ -81,7 +88,7 @@ class Registry:
     def add(self, reg: Registration) -> None:
         with self.lock:
             if len(self.entries) < MAX_ENTRIES or reg.key() in self.entries:
-                self.entries[reg.key()] = reg
+                self._put(reg)
                 self.dirty = True
             self._add_realm(reg.realm)
 
@@ -90,12 +97,12 @@ class Registry:
         user has several: then nothing is removed and expiry does it (whitelists win)."""
         u, r = user.lower(), realm.lower()
         with self.lock:
-            keys = [k for k in self.entries if k[0] == u and k[1] == r and (ip is None or k[2] == ip)
-                    and (not port or k[3] == port)]
+            keys = [k for k in self.by_user.get((u, r), ())
+                    if (ip is None or k[2] == ip) and (not port or k[3] == port)]
             if ip is None and len(keys) != 1:
                 return 0
             for k in keys:
-                del self.entries[k]
+                self._drop(k)
             self.dirty = self.dirty or bool(keys)
             return len(keys)
 
@@ -103,12 +110,31 @@ class Registry:
         """sofia's periodic sweep removed a registration; keep ours if it was refreshed since."""
         u, r = user.lower(), realm.lower()
         with self.lock:
-            keys = [k for k, v in self.entries.items() if k[0] == u and k[1] == r and (ip is None or k[2] == ip)
-                    and (not port or k[3] == port) and v.expires <= expired_at + 5]
+            keys = [k for k in self.by_user.get((u, r), ()) if (ip is None or k[2] == ip)
+                    and (not port or k[3] == port) and self.entries[k].expires <= expired_at + 5]
             for k in keys:
-                del self.entries[k]
+                self._drop(k)
             self.dirty = self.dirty or bool(keys)
             return len(keys)
+
+    def _put(self, reg: Registration) -> None:
+        k = reg.key()
+        self.entries[k] = reg
+        self.by_user.setdefault((k[0], k[1]), set()).add(k)
+        self.by_ip.setdefault(k[2], set()).add(k)
+
+    def _drop(self, k: tuple[str, str, str, str]) -> None:
+        self.entries.pop(k, None)
+        keys = self.by_user.get((k[0], k[1]))
+        if keys is not None:
+            keys.discard(k)
+            if not keys:
+                del self.by_user[(k[0], k[1])]
+        ips = self.by_ip.get(k[2])
+        if ips is not None:
+            ips.discard(k)
+            if not ips:
+                del self.by_ip[k[2]]
 
     def _add_realm(self, realm: str) -> None:
         if realm and len(self.realms) < MAX_REALMS:
@@ -123,7 +149,7 @@ class Registry:
 
     def rows_for(self, ip: str) -> list[dict[str, Any]]:
         with self.lock:
-            return [r.row() for r in self.entries.values() if r.ip == ip]
+            return [self.entries[k].row() for k in self.by_ip.get(ip, ())]
 
     def serves(self, realm: str) -> bool:
         with self.lock:
@@ -138,7 +164,7 @@ class Registry:
                 return False
             # drop what expired a while ago (whitelist.check ignores expired rows anyway)
             for k in [k for k, v in self.entries.items() if v.expires < t - 60]:
-                del self.entries[k]
+                self._drop(k)
             rows = [r.row() for r in self.entries.values()]
             self.dirty = False
             self.last_write = t
