@@ -1,0 +1,4 @@
+<?php
+//harness stand-in for FusionPBX's footer
+	echo "</div>\n</body></html>\n";
+?>
