@@ -166,7 +166,8 @@ def test_bad_list_input_shows_an_error_and_saves_nothing(app: App) -> None:
                         ({"list_name": "allow", "cidr": "198.51.100.7; rm -rf /", "label": ""}, "not an IP address"),
                         ({"list_name": "allow", "cidr": "198.51.100.0/33", "label": ""}, "prefix length"),
                         ({"list_name": "allow", "cidr": "198.51.100.7", "label": "two\nlines"}, "printable"),
-                        ({"list_name": "allow", "cidr": "198.51.100.7", "label": "x", "expires_days": "-3"}, "whole number"),
+                        ({"list_name": "allow", "cidr": "198.51.100.7", "label": "x", "expires_days": "-3"},
+                         "whole number"),
                         ({"list_name": "sideways", "cidr": "198.51.100.7", "label": "x"}, "Choose the whitelist")]:
         out = app.render("fsguard_lists.php", post=dict(post, action="add", **app.token(page)))
         assert "fsguard_errors" in out and error in out, (post, out[-1500:])
