@@ -42,6 +42,7 @@ class Monitor:
         self.refresh_served()
 
     def refresh_served(self) -> None:
+        self.cfg = fslog.settings() or self.cfg  # picks up config edits (cached, re-read on change)
         served = {d.lower() for d in (self.cfg.get_list("fs_python", "served_domains") if self.cfg else [])}
         try:
             dom = self.fs.getGlobalVariable("domain")

@@ -170,7 +170,7 @@ class Registry:
             self.last_write = t
         try:
             write_snapshot(state_dir, rows, t)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a state_dir the OS cannot take (NUL byte)
             with self.lock:
                 self.dirty = True  # try again next time; the last good file stays in place
                 self.write_errors += 1
