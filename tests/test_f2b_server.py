@@ -138,6 +138,16 @@ def test_scanner_banned_customer_never_offenders_recorded(tmp_path: Path, netns:
         who = cli.why(cfg, store, CUSTOMER)
         assert not who.banned and who.whitelisted and len(who.offenders) == 2
 
+        assert f"fsguard allow add {GUESSER} --label 'why it is trusted'" in res.commands
+
+        # whitelists win: the guesser turns out to be a customer -> ignored and unbanned next tick
+        _register(cfg, [{"ip": CUSTOMER, "user": "1000", "realm": "pbx.example.com", "expires": time.time() + 600},
+                        {"ip": GUESSER, "user": "104", "realm": "pbx.example.com", "expires": time.time() + 600}])
+        tick = svc.tick()
+        assert tick.unbanned == [GUESSER], tick
+        assert not bans.is_banned(cfg, GUESSER, netns=netns)
+        assert not evidence.active_bans(store, GUESSER)
+
         # the registration ends: no longer ignored after the next tick
         _register(cfg, [{"ip": CUSTOMER, "user": "1000", "realm": "pbx.example.com", "expires": time.time() - 1}])
         tick = svc.tick()

@@ -13,7 +13,7 @@ from fs_python import config as fsconfig
 from fs_python.cli import output
 from fs_python.cli.exitcodes import Exit
 
-WHITELIST_CMD = "fsguard allow {ip} --label 'why it is trusted'"
+WHITELIST_CMD = "fsguard allow add {ip} --label 'why it is trusted'"
 
 
 def register(sub: Any) -> None:

@@ -78,8 +78,10 @@ class Client:
             self.send(["set", jail, "addignoreip", *ips[i:i + 500]])
 
     def del_ignore(self, jail: str, ips: list[str]) -> None:
-        for i in range(0, len(ips), 500):
-            self.send(["set", jail, "delignoreip", *ips[i:i + 500]])
+        # fail2ban 1.0.2 reads only the first address of a delignoreip command: one per command
+        # (no fork either way over the socket)
+        for ip in ips:
+            self.send(["set", jail, "delignoreip", ip])
 
     def unban(self, jail: str, ip: str) -> bool:
         value = self.send(["set", jail, "unbanip", ip])
