@@ -137,8 +137,13 @@
 			echo "	<td>".escape($row['failure_count'])."</td>\n";
 			echo "	<td>".escape(implode(', ', fsguard_json_list($row['user_names'])))."</td>\n";
 			echo "	<td>".escape(implode(', ', fsguard_json_list($row['user_agents'])))."</td>\n";
-			echo "	<td><details><summary>".escape(count($matches))." ".escape($text['label-lines'])."</summary>";
-			echo "<pre class='fsguard_evidence'>".escape(implode("\n", array_slice($matches, 0, 20)))."</pre></details></td>\n";
+			if (count($matches) > 0) {
+				echo "	<td><details><summary>".escape(count($matches))." ".escape($text['label-lines'])."</summary>";
+				echo "<pre class='fsguard_evidence'>".escape(implode("\n", array_slice($matches, 0, 20)))."</pre></details></td>\n";
+			}
+			else {
+				echo "	<td>&nbsp;</td>\n";
+			}
 			echo "	<td class='right no-wrap'>\n";
 			if (permission_exists('fsguard_unban')) {
 				echo "		<form method='post' style='display: inline;'>\n";
