@@ -49,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
         error("the drill needs root (it creates network namespaces and firewall rules inside them)")
         return int(Exit.PREFLIGHT_FAILED)
     if args.cleanup:
-        done = ledger.sweep()
+        from fs_python.drill.runner import undo_item
+
+        done = ledger.sweep(undo_item, orphans=True)
         emit(args, {"cleaned": done}, "\n".join(done) or "nothing left over")
         return int(Exit.OK)
     missing = [t for t in ("ip", "nft" if args.backend == "nftables" else "iptables", "fail2ban-server")

@@ -30,6 +30,7 @@ RUN_DIR_ENV = "FSGUARD_DRILL_RUN_DIR"
 DEFAULT_RUN_DIR = Path("/run/fsguard-drill")
 NETNS_RE = re.compile(r"^fsgd-[a-z0-9]{1,12}-[a-z0-9]{1,8}$")
 RUN_ID_RE = re.compile(r"^[a-z0-9]{1,12}$")
+ORPHAN_AGE = 600.0  # seconds; a drill takes well under one minute
 DRILL_NETWORK = ipaddress.ip_network("198.18.0.0/15")  # RFC 2544 benchmarking range
 
 Item = dict[str, Any]
@@ -202,8 +203,11 @@ def undo_item(item: Item, undo: Undo | None = None) -> None:
         undo(item)
 
 
-def sweep(undo: Undo | None = None, directory: Path | None = None) -> list[str]:
-    """Remove what dead drill runs left behind. Returns one line per leftover handled."""
+def sweep(undo: Undo | None = None, directory: Path | None = None, *, orphans: bool = False) -> list[str]:
+    """Remove what dead drill runs left behind. Returns one line per leftover handled.
+
+    ``orphans`` (``fsguard drill --cleanup`` only) also removes ``fsgd-`` namespaces no state file
+    names and no process uses: a drill keeping its state file elsewhere could own them otherwise."""
     d = directory or run_dir()
     out: list[str] = []
     if not d.is_dir():
@@ -227,10 +231,21 @@ def sweep(undo: Undo | None = None, directory: Path | None = None) -> list[str]:
         problems = led.undo_all(undo)
         out.append(f"run {run_id}: removed {len(items) - len(led.items)} leftover(s)"
                    + (f"; problems: {'; '.join(problems)}" if problems else ""))
-    # Namespaces of ours that no state file names (the file itself was lost): only when no drill
-    # is running at all, so a concurrent run's namespaces are never touched.
-    if not any(d.glob("*.json")):
-        for ns in list_drill_netns():
+    # Namespaces of ours that no state file names (the file itself was lost): only on request,
+    # unused, and older than any drill runs, so a concurrent run's namespaces are never touched.
+    named = set()
+    for path in d.glob("*.json"):
+        try:
+            named |= {i.get("name") for i in json.loads(path.read_text(encoding="utf-8")).get("items", [])}
+        except (OSError, ValueError, AttributeError):
+            return out  # cannot tell what is whose: touch nothing more
+    for ns in list_drill_netns() if orphans else []:
+        busy = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False).stdout
+        try:
+            age = time.time() - os.stat(f"/run/netns/{ns}").st_mtime
+        except OSError:
+            continue
+        if ns not in named and not busy.strip() and age > ORPHAN_AGE:
             try:
                 del_netns(ns)
                 out.append(f"orphan namespace {ns} removed")

@@ -65,7 +65,7 @@ def run_drill(*, simulate: bool = True, backend: str = "nftables", steps: tuple[
     run_id = ledger_mod.new_run_id()
     report = DrillReport(mode="simulate" if simulate else "host", run_id=run_id, started=time.time())
     t0 = time.monotonic()
-    swept = ledger_mod.sweep(_undo_host_item)
+    swept = ledger_mod.sweep(undo_item)
     report.cleanup.extend(f"earlier run: {s}" for s in swept)
     if not simulate:
         report.untested = ["real-host mode has never run against a real FreeSWITCH (none can run where "
@@ -103,7 +103,7 @@ def run_drill(*, simulate: bool = True, backend: str = "nftables", steps: tuple[
             if env is not None:
                 report.log_excerpt = _excerpt(env)
                 problems += env.down()
-            problems += led.undo_all(_undo_host_item)
+            problems += led.undo_all(undo_item)
             report.cleanup_ok = not problems
             report.cleanup.extend(problems)
             report.seconds = round(time.monotonic() - t0, 2)
@@ -123,7 +123,7 @@ def _excerpt(env: Any, n: int = 12) -> list[str]:
         return []
 
 
-def _undo_host_item(item: dict[str, Any]) -> None:
+def undo_item(item: dict[str, Any]) -> None:
     """Items outside the namespaces (real-host mode): bans and list entries of drill addresses."""
     kind = item.get("kind")
     if kind == "link":
