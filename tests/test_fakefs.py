@@ -227,3 +227,19 @@ def test_separate_string_fast_path_equals_the_c_port() -> None:
         buf = "".join(rnd.choice("ab \n") for _ in range(rnd.randrange(0, 12)))
         limit = rnd.choice([1, 2, 3, 100])
         assert separate_string(buf, "\n", limit) == _separate_slow(buf, "\n", limit), (buf, limit)
+
+
+def test_runtime_thread_stays_with_its_own_switch(tmp_path: Path) -> None:
+    sys.path.insert(0, str(tmp_path))
+    try:
+        _probe(tmp_path, "fsg2_probe_loop", "import freeswitch\n"
+               "def runtime(args):\n    while freeswitch.running():\n        freeswitch.EventConsumer().pop(1, 20)\n")
+        first = Harness(FakeSwitch())
+        t = first.pyrun("fsg2_probe_loop")
+        second = Harness(FakeSwitch())  # another process becomes current in this thread
+        first.switch.shutdown()
+        t.join(3)
+        assert not t.is_alive() and second.switch.is_running
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("fsg2_probe_loop", None)

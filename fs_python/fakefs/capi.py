@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+
 from fs_python.fakefs.switch import FakeSwitch
 
 _current: FakeSwitch | None = None
+# A runtime thread belongs to the switch that started it, even when a test (or the drill) makes
+# another switch current later: its running() must turn false with *its* switch's shutdown.
+_thread = threading.local()
+
+
+def bind_thread(switch: FakeSwitch) -> None:
+    _thread.switch = switch
 
 
 def use(switch: FakeSwitch) -> FakeSwitch:
@@ -16,6 +25,9 @@ def use(switch: FakeSwitch) -> FakeSwitch:
 
 def current() -> FakeSwitch:
     global _current
+    mine = getattr(_thread, "switch", None)
+    if mine is not None:
+        return mine  # type: ignore[no-any-return]
     if _current is None:
         _current = FakeSwitch()
     return _current

@@ -131,6 +131,7 @@ class Harness:
         script, fn, args = split_command(command)
 
         def body() -> None:
+            capi.bind_thread(self.switch)
             try:
                 self._run(script, fn or default_fn, (args,), limit=False)
             except BaseException as exc:  # a crash ends the thread; the test inspects it
