@@ -42,7 +42,8 @@ def _available() -> bool:
 def pg_role() -> Iterator[dict[str, str]]:
     if not _available():
         pytest.skip("PostgreSQL cluster not running (bash .ci/setup.sh starts it)")
-    name = f"fsg_t{os.getpid()}"
+    # unique per fixture instance: each test module importing this fixture gets its own session copy
+    name = f"fsg_t{os.getpid()}_{secrets.token_hex(3)}"
     password = secrets.token_hex(12)
     psql_admin(f"create role {name} login createdb password '{password}'")
     tpl = f"{name}_tpl"
