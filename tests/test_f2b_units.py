@@ -46,6 +46,16 @@ def test_render_install_files_only(tmp_path: Path) -> None:
         assert "bantime.increment = true" in block and "action = fsguard.py[" in block
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand the file over")
+def test_created_log_belongs_to_the_log_dirs_owner(tmp_path: Path) -> None:
+    logdir = tmp_path / "log"
+    logdir.mkdir()
+    os.chown(logdir, 4242, 4343)  # the FreeSWITCH user's log dir
+    render.ensure_log(logdir / "freeswitch.log")
+    st = os.stat(logdir / "freeswitch.log")
+    assert (st.st_uid, st.st_gid) == (4242, 4343)
+
+
 @pytest.mark.parametrize("backend", ["auto", "systemd"])
 def test_rendered_private_config_passes_fail2ban_check(tmp_path: Path, backend: str) -> None:
     cfg = _cfg(tmp_path, f"backend = {backend}\n")

@@ -188,7 +188,13 @@ def ensure_log(logpath: Path) -> None:
     try:
         logpath.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(logpath, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-        os.close(fd)
+        try:
+            # FreeSWITCH (user freeswitch) must still be able to append to it: same owner as its dir
+            st = os.stat(logpath.parent)
+            if os.geteuid() == 0:
+                os.fchown(fd, st.st_uid, st.st_gid)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise RenderError(f"cannot create {logpath} (fail2ban 1.0.2 will not start without it): {exc}") from None
 
