@@ -125,19 +125,21 @@ def _swap_all(rs: Ruleset, netns: str | None) -> None:
     run(["ipset", "restore"], netns=netns, stdin=script)
 
 
-def _destroy_new(rs: Ruleset, netns: str | None) -> None:
-    for s in rs.sets.values():
-        run(["ipset", "destroy", set_name(s.name) + "-n"], netns=netns, check=False)
+def _destroy_new(rs: Ruleset, netns: str | None, existing: set[str] | None = None) -> None:
+    have = existing_sets(netns) if existing is None else existing
+    script = "".join(f"destroy {set_name(s.name)}-n\n" for s in rs.sets.values() if set_name(s.name) + "-n" in have)
+    if script:
+        run(["ipset", "restore"], netns=netns, stdin=script, check=False)
 
 
 def load(rs: Ruleset, netns: str | None, *, ipset_text: str | None = None,
          rules_text: dict[int, str] | None = None) -> dict[int, str]:
     """Commit ``rs``; returns the iptables-restore texts used. Raises FirewallError, old state kept."""
     ipset_ensure_sets(netns)  # ban sets: created once, never swapped (fail2ban's bans survive)
-    _destroy_new(rs, netns)  # leftovers of an interrupted run
+    have = existing_sets(netns)
+    _destroy_new(rs, netns, have)  # leftovers of an interrupted run
     try:
-        run(["ipset", "-exist", "restore"], netns=netns, stdin=ipset_text or render_ipset(rs, existing_sets(netns)),
-            timeout=300)
+        run(["ipset", "-exist", "restore"], netns=netns, stdin=ipset_text or render_ipset(rs, have), timeout=300)
         texts = rules_text or {fam: render_rules(rs, fam, add_jump=not has_jump(fam, netns)) for fam in (4, 6)}
         for fam in (4, 6):
             run([_tool(fam, "-restore"), "-w", "--test", "--noflush"], netns=netns, stdin=texts[fam])
@@ -145,16 +147,18 @@ def load(rs: Ruleset, netns: str | None, *, ipset_text: str | None = None,
         _destroy_new(rs, netns)
         raise
     _swap_all(rs, netns)
-    done: list[int] = []
+    done = 0
     try:
         for fam in (4, 6):
             run([_tool(fam, "-restore"), "-w", "--noflush"], netns=netns, stdin=texts[fam])
-            done.append(fam)
-    except FirewallError:
+            done += 1
+    except FirewallError as exc:
         _swap_all(rs, netns)  # the previous contents come back
         _destroy_new(rs, netns)
+        # IPv4 chains already replaced: the caller re-commits the last good ruleset
+        exc.partial = done > 0  # type: ignore[attr-defined]
         raise
-    _destroy_new(rs, netns)
+    _destroy_new(rs, netns, {set_name(s.name) + "-n" for s in rs.sets.values()})
     return texts
 
 

@@ -27,19 +27,19 @@ def _flags(spec: str) -> str:
     return "|".join(FLAGS[f] for f in names.split(","))
 
 
-def _elements(s: NetSet) -> str:
+def _elements(s: NetSet, sample: int | None = None) -> str:
     af = socket.AF_INET if s.family == 4 else socket.AF_INET6
     n = 4 if s.family == 4 else 16
     ntop = socket.inet_ntop
-    items = [ntop(af, h.to_bytes(n, "big")) for h in s.hosts]
-    items += [f"{ntop(af, net.to_bytes(n, 'big'))}/{p}" for net, p in s.nets]
+    items = [ntop(af, h.to_bytes(n, "big")) for h in s.hosts[:sample]]
+    items += [f"{ntop(af, net.to_bytes(n, 'big'))}/{p}" for net, p in s.nets[:sample]]
     return ",".join(items)
 
 
-def _set_def(s: NetSet) -> str:
+def _set_def(s: NetSet, sample: int | None = None) -> str:
     typ = "ipv4_addr" if s.family == 4 else "ipv6_addr"
     flags = " flags interval;" if s.interval else ""
-    body = _elements(s)
+    body = _elements(s, sample)
     elems = f" elements = {{ {body} }}" if body else ""
     return f"\tset {s.name} {{ type {typ};{flags}{elems} }}\n"
 
@@ -82,7 +82,7 @@ def _rule(r: Rule, rs: Ruleset) -> list[str]:
     raise FirewallError(f"unknown rule kind {r.kind}")
 
 
-def render(rs: Ruleset, existing: dict[str, list[str]] | None = None) -> str:
+def render(rs: Ruleset, existing: dict[str, list[str]] | None = None, *, sample: int | None = None) -> str:
     """The whole ``nft -f`` script. ``existing``: {"chains": [...], "sets": [...]} now in the table."""
     existing = existing or {"chains": [], "sets": []}
     out = [
@@ -94,7 +94,7 @@ def render(rs: Ruleset, existing: dict[str, list[str]] | None = None) -> str:
     out += [f"delete chain {T} {c}\n" for c in existing.get("chains", [])]
     out += [f"delete set {T} {s}\n" for s in existing.get("sets", []) if s not in ("ban4", "ban6")]
     out.append(f"table {T} {{\n")
-    out += [_set_def(s) for s in rs.sets.values()]
+    out += [_set_def(s, sample) for s in rs.sets.values()]
     out.append(f"\tchain input {{\n\t\ttype filter hook input priority {rs.priority}; policy accept;\n")
     out.append('\t\tiifname "lo" counter return comment "fsguard: loopback"\n')
     for r in rs.input_rules:
@@ -106,24 +106,34 @@ def render(rs: Ruleset, existing: dict[str, list[str]] | None = None) -> str:
     return "".join(out)
 
 
-def existing_objects(netns: str | None) -> dict[str, list[str]]:
-    """fsguard's chains and sets now loaded (terse listing: no elements printed)."""
-    proc = run(["nft", "-j", "-t", "list", "table", "inet", NFT_TABLE], netns=netns, check=False)
+def _list(kind: str, netns: str | None) -> list[dict[str, Any]]:
+    # "list chains"/"list sets" (not "list table") never fetch set elements: ~5 ms instead of ~1 s
+    # with a 200k-element set loaded (measured).
+    proc = run(["nft", "-j", "-t", "list", kind, "inet"], netns=netns, check=False)
     if proc.returncode != 0:
-        return {"chains": [], "sets": []}
+        return []
     try:
-        items = json.loads(proc.stdout).get("nftables", [])
+        return [i for i in json.loads(proc.stdout).get("nftables", []) if isinstance(i, dict)]
     except ValueError:
         raise FirewallError("nft -j: unreadable output") from None
-    return {
-        "chains": [i["chain"]["name"] for i in items if "chain" in i],
-        "sets": [i["set"]["name"] for i in items if "set" in i],
-    }
 
 
-def load(script: str, netns: str | None) -> None:
-    """Check then load; the kernel applies the whole transaction or none of it."""
-    run(["nft", "-c", "-f", "-"], netns=netns, stdin=script, timeout=300)
+def existing_objects(netns: str | None) -> dict[str, list[str]]:
+    """fsguard's chains and sets now loaded (names only)."""
+    chains = [i["chain"]["name"] for i in _list("chains", netns)
+              if "chain" in i and i["chain"].get("table") == NFT_TABLE]
+    sets = [i["set"]["name"] for i in _list("sets", netns) if "set" in i and i["set"].get("table") == NFT_TABLE]
+    return {"chains": chains, "sets": sets}
+
+
+def load(script: str, netns: str | None, *, check_script: str | None = None) -> None:
+    """``nft -c`` then ``nft -f``; the kernel applies the whole transaction or none of it.
+
+    ``check_script`` is the same script with each set's elements cut to a sample: every rule and
+    set definition is checked, while the check does not cost as much as a second full load (the
+    elements are rendered from integers, so their syntax cannot vary; ``nft -f`` is atomic anyway).
+    """
+    run(["nft", "-c", "-f", "-"], netns=netns, stdin=check_script or script, timeout=300)
     run(["nft", "-f", "-"], netns=netns, stdin=script, timeout=300)
 
 

@@ -141,6 +141,10 @@ class Policy:
             return "outside global unicast (2000::/3)"
         return None
 
+    def refused_table4(self) -> tuple[list[int], list[int], list[str]]:
+        """Sorted (starts, ends, reasons) of refused IPv4 networks: the parsers' fast path."""
+        return (_REFUSED if self.accept_test_ranges else _REFUSED_AND_TEST)[4]
+
     def validate(self, text: str) -> tuple[int, int, int]:
         """Parse and check one entry; raise AddressError with the reason."""
         fam, start, end = parse_cidr(text)
@@ -163,24 +167,44 @@ def merge(ranges: Iterable[Range]) -> list[Range]:
 
 
 def subtract(ranges: list[Range], holes: list[Range]) -> list[Range]:
-    """``ranges`` minus ``holes`` (both merged/sorted)."""
+    """``ranges`` minus ``holes`` (both merged/sorted). Runs of ``ranges`` no hole touches are
+    copied by slicing, so a 200k-range feed minus a short whitelist costs milliseconds."""
+    if not holes or not ranges:
+        return list(ranges)
     out: list[Range] = []
-    j = 0
-    for s, e in ranges:
-        while j < len(holes) and holes[j][1] < s:
-            j += 1
-        k = j
-        cur = s
-        while k < len(holes) and holes[k][0] <= e:
-            hs, he = holes[k]
-            if hs > cur:
-                out.append((cur, hs - 1))
-            cur = max(cur, he + 1)
-            if he >= e:
-                break
+    i, n = 0, len(ranges)
+    cur: Range | None = None  # the part of ranges[i - 1] right of the previous hole
+    for hs, he in holes:
+        if cur is not None:
+            if cur[1] < hs:
+                out.append(cur)
+                cur = None
+            elif cur[0] > he:
+                continue  # this hole lies before the pending part (and before ranges[i:])
+            else:
+                if cur[0] < hs:
+                    out.append((cur[0], hs - 1))
+                cur = (he + 1, cur[1]) if cur[1] > he else None
+                if cur is not None:
+                    continue
+        k = bisect.bisect_right(ranges, (hs, 1 << 129), lo=i) - 1
+        if k < i:
+            k = i
+        elif ranges[k][1] < hs:
             k += 1
-        if cur <= e:
-            out.append((cur, e))
+        out.extend(ranges[i:k])
+        i = k
+        while i < n and ranges[i][0] <= he:
+            s, e = ranges[i]
+            i += 1
+            if s < hs:
+                out.append((s, hs - 1))
+            if e > he:
+                cur = (he + 1, e)
+                break
+    if cur is not None:
+        out.append(cur)
+    out.extend(ranges[i:])
     return out
 
 
