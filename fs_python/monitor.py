@@ -137,7 +137,12 @@ class Monitor:
         fslog.log("NOTICE", "fsguard monitor started (%d registrations)" % len(REGISTRY.rows()))
         last_served = time.monotonic()
         while fs.running():
-            ev = con.pop(1, POP_TIMEOUT_MS)
+            try:
+                ev = con.pop(1, POP_TIMEOUT_MS)
+            except Exception as exc:  # never seen; if pop ever fails, back off instead of spinning
+                fslog.log_once("pop", "ERR", "fsguard monitor: EventConsumer.pop failed (%s)" % type(exc).__name__)
+                time.sleep(0.2)  # releases the GIL
+                continue
             if ev is not None:
                 try:
                     self.handle(ev)

@@ -152,3 +152,14 @@ def test_called_from_fs_cli_does_nothing_harmful(fs_env: Harness) -> None:
 
     not_found.handler("na", "")  # a string session: nothing to answer, nothing raised
     assert fs_env.switch.crashed is None
+
+
+def test_raw_wire_bytes_arrive_as_surrogates_and_are_logged_escaped(fs_env: Harness) -> None:
+    # the reference's observation: User-Agent bad\xff\xfeua -> getVariable gives 'bad\udcff\udcfeua'
+    call = fs_env.dialplan("fs_python.not_found", network_ip="203.0.113.10",
+                           variables={"sip_user_agent": b"bad\xff\xfeua", "destination_number": b"\xff] 1 ["})
+    assert call.final == 404 and fs_env.switch.crashed is None
+    (ev,) = _events(fs_env)
+    assert ev.fields["ua"] == "bad\udcff\udcfeua" and ev.fields["number"] == "\udcff] 1 ["
+    line = next(ln for ln in fs_env.switch.lines() if " fsguard:1 " in ln)
+    assert 'ua="bad\\xff\\xfeua"' in line and 'number="\\xff] 1 ["' in line

@@ -88,12 +88,12 @@ class Harness:
         self._run(script, fn or "fsapi", ("na", stream, env, args))
         return stream.get_data() or "-ERR no reply\n"
 
-    def dialplan(self, data: str, *, variables: dict[str, str | None] | None = None, profile: str = "external",
+    def dialplan(self, data: str, *, variables: dict[str, str | bytes | None] | None = None, profile: str = "external",
                  network_ip: str = "127.0.0.1", network_port: str = "5072", from_user: str = "sipp",
                  destination: str = "7780", uuid: str | None = None) -> Call:
         """An INVITE reaching ``<action application="python" data="<data>"/>``."""
         capi.use(self.switch)
-        base: dict[str, str | None] = {
+        base: dict[str, str | bytes | None] = {
             "destination_number": destination, "caller_id_number": from_user, "caller_id_name": from_user,
             "sip_network_ip": network_ip, "sip_network_port": network_port, "sip_received_ip": network_ip,
             "sip_from_user": from_user, "sip_from_host": network_ip, "sip_to_user": destination,
@@ -102,9 +102,11 @@ class Harness:
             "sip_user_agent": "sipp", "call_direction": "inbound",
         }
         base.update(variables or {})
-        values = {k: v for k, v in base.items() if v is not None}
-        name = "sofia/%s/%s@%s:%s" % (profile, values.get("sip_from_user", ""), network_ip, network_port)
-        ch = new_channel(values, name, uuid)
+        values: dict[str, str | bytes] = {k: v for k, v in base.items() if v is not None}
+        ch = new_channel(values, "", uuid)
+        name = "sofia/%s/%s@%s:%s" % (profile, ch.get("sip_from_user") or "", network_ip, network_port)
+        ch.name = name
+        ch.set("channel_name", name)
         self.switch.channels[ch.uuid] = ch
         session = Session._attach(ch)
         call = Call(ch, session)

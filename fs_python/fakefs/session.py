@@ -74,10 +74,11 @@ class Channel:
         return self.cause is None
 
 
-def new_channel(variables: dict[str, str], name: str, uuid: str | None = None) -> Channel:
+def new_channel(variables: dict[str, str | bytes], name: str, uuid: str | None = None) -> Channel:
     ch = Channel(uuid or str(uuidlib.uuid4()), name)
     for k, v in variables.items():
-        ch.set(k, v)
+        # bytes are what the wire carried: C hands them to Python UTF-8 decoded with surrogateescape
+        ch.set(k, v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v)
     ch.set("uuid", ch.uuid)
     ch.set("channel_name", name)
     return ch

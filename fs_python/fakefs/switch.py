@@ -159,10 +159,11 @@ class FakeSwitch:
                     self.log_record(3, "switch_cpp.cpp", 52, "Cannot queue any more events.....\n")
         return taken
 
-    def fire(self, subclass: str, headers: dict[str, str | None], name: str = "CUSTOM") -> int:
+    def fire(self, subclass: str, headers: dict[str, str | bytes | None], name: str = "CUSTOM") -> int:
         """Simulate sofia firing ``CUSTOM <subclass>`` with ``headers`` (None values omitted)."""
         h = self.base_headers(name, subclass if name == "CUSTOM" else None)
-        h.update({k: v for k, v in headers.items() if v is not None})
+        h.update({k: (v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v)
+                  for k, v in headers.items() if v is not None})
         return self.dispatch(name, subclass if name == "CUSTOM" else None, h)
 
     # -- API ----------------------------------------------------------------------------------
