@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from fs_python.fakefs import FakeSwitch, Harness
+from fs_python.fakefs.session import PHRASES
 
 PROBE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "samples" / "mod_python3-probe"
 if not PROBE.is_dir():
@@ -72,7 +73,8 @@ def run_scenario(tmp: Path) -> tuple[Harness, str]:
             answers.append(">>> %s\n%s\n" % (line, h.api(rest)))
         elif kind == "app":
             call = h.dialplan(rest, destination="7780", from_user="sipp")
-            answers.append(">>> %s\nSIP/2.0 %d Not Found\r\n" % (line, call.final or 0))
+            code = call.final or 0
+            answers.append(">>> %s\nSIP/2.0 %d %s\r\n" % (line, code, PHRASES.get(code, "")))
         elif kind == "pyrun":
             h.pyrun(rest)
             deadline = time.monotonic() + 5
