@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 DEBIAN_PYTHON_CONF = """<configuration name="python.conf" description="Python Configuration">
   <settings>
@@ -122,3 +123,19 @@ def tree_state(root: Path, *, skip: tuple[str, ...] = ()) -> dict[str, tuple[byt
             continue
         out[rel] = "dir" if p.is_dir() else (p.read_bytes(), p.stat().st_mode & 0o7777)
     return out
+
+
+_FROZEN: dict[str, Path] = {}
+
+
+def frozen_package(factory: Any) -> Path:
+    """A copy of fs_python (and fusionpbx_app next to it) taken once per session: other work on the
+    checkout while the tests run must not make a second install look like an upgrade."""
+    if "pkg" not in _FROZEN:
+        base = factory.mktemp("frozen")
+        src = Path(__file__).resolve().parent.parent
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(src / "fs_python", base / "fs_python", ignore=ignore)
+        shutil.copytree(src / "fusionpbx_app", base / "fusionpbx_app", ignore=ignore)
+        _FROZEN["pkg"] = base / "fs_python"
+    return _FROZEN["pkg"]

@@ -11,9 +11,14 @@ import pytest
 
 from fs_python.install import installer, sources
 from fs_python.install.target import Misconfigured
-from tests.installtree import freeswitch_tree, tree_state
+from tests.installtree import freeswitch_tree, frozen_package, tree_state
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _frozen_sources(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    monkeypatch.setattr(sources, "PKG_DIR", frozen_package(tmp_path_factory))
 
 
 @pytest.mark.parametrize("layout", ["debian", "source"])
@@ -37,7 +42,7 @@ def test_install_rerun_uninstall_plain_freeswitch(tmp_path: Path, layout: str) -
     assert (conf / "sip_profiles/internal.xml").stat().st_mode & 0o777 == 0o640
     assert '<load module="mod_python3"/>' in (conf / "autoload_configs/modules.conf.xml").read_text()
     assert 'value="fs_python.monitor"' in (conf / "autoload_configs/python.conf.xml").read_text()
-    assert (scripts / "fs_python/eventline.py").read_bytes() == (ROOT / "fs_python/eventline.py").read_bytes()
+    assert (scripts / "fs_python/eventline.py").read_bytes() == (sources.PKG_DIR / "eventline.py").read_bytes()
     cfg = (root / "etc/fsguard/fsguard.conf").read_text()
     assert "kind = sqlite" in cfg and "path = /var/lib/fsguard/fsguard.db" in cfg
     assert (root / "etc/fsguard/fsguard.conf").stat().st_mode & 0o777 == 0o640
@@ -144,3 +149,18 @@ def test_fail2ban_files_pass_the_config_test_and_a_broken_one_rolls_back(tmp_pat
     with pytest.raises(installer.InstallError, match="fail2ban-client -t failed"):
         installer.install(root)
     assert tree_state(root) == before
+
+
+def test_service_unit_runs_the_installed_package(tmp_path: Path) -> None:
+    root = freeswitch_tree(tmp_path / "root")
+    installer.install(root)
+    unit = (root / "etc/systemd/system/fsguard.service").read_text()
+    assert "Environment=PYTHONPATH=/usr/share/freeswitch/scripts" in unit
+    assert "ExecStart=/usr/bin/python3 -m fs_python.cli service" in unit
+    # the service's runtime ignore-list file is fsguard's too: uninstall removes it
+    (root / "etc/fail2ban/jail.d").mkdir(parents=True, exist_ok=True)
+    (root / "etc/fail2ban/jail.d/fsguard.whitelist.local").write_text("[fsguard-auth]\nignoreip = 192.0.2.1\n")
+    res = installer.uninstall(root)
+    assert not (root / "etc/fail2ban/jail.d/fsguard.whitelist.local").exists()
+    assert any("fsguard.whitelist.local" in n for n in res.notes)
+    assert not (root / "etc/systemd/system/fsguard.service").exists()

@@ -8,12 +8,17 @@ from typing import Any
 
 import pytest
 
-from fs_python.install import appdef, files, installer
+from fs_python.install import appdef, files, installer, sources
 from fs_python.install.target import Misconfigured, NotInstalled, Unsupported
-from tests.installtree import fusion_tree, tree_state
+from tests.installtree import frozen_package, fusion_tree, tree_state
 from tests.pgfix import connect, fusion_db, pg_role, snapshot  # noqa: F401
 
 CACHE = ("var/cache/",)  # FusionPBX's cache is cleared on purpose: compared separately
+
+
+@pytest.fixture(autouse=True)
+def _frozen_sources(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    monkeypatch.setattr(sources, "PKG_DIR", frozen_package(tmp_path_factory))
 
 
 def q(db: dict[str, str], sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:

@@ -41,6 +41,8 @@ from fs_python.install.target import (
 from fs_python.store import Store, StoreError
 
 STATE_DIR = "/var/lib/fsguard"
+# fsguard's own files that its running parts create (never tracked by hash: they change all the time)
+RUNTIME_FILES = ("/etc/fail2ban/jail.d/fsguard.whitelist.local",)
 CONFIG = "/etc/fsguard/fsguard.conf"
 
 
@@ -232,8 +234,8 @@ def _after(t: Target, res: Result, changing: list[FileOp], rows_changed: bool) -
     if any(p.startswith("/etc/fail2ban/") for p in paths):
         res.steps.append(vars(live.fail2ban_reload(t)))
     units = [Path(p).name for p in paths if p.startswith("/etc/systemd/system/")]
-    if units:
-        res.steps.append(vars(live.systemd_reload(t, units)))
+    if units and res.action == "install":
+        res.steps += [vars(s) for s in live.systemd(t, units, enable=True)]
     if any(p.endswith("python.conf.xml") or p.endswith("modules.conf.xml") for p in paths):
         res.notes.append("mod_python3 reads python.conf.xml at load: restart FreeSWITCH (or `reload mod_python3`) "
                          "to start the monitor")
@@ -262,6 +264,9 @@ def uninstall(root: str | Path = "/", *, dry_run: bool = False, force: bool = Fa
             store.close()
         return res
     changing = [o for o in file_ops if o.changes]
+    units = [Path(o.path).name for o in changing if o.path.startswith("/etc/systemd/system/") and o.action == "delete"]
+    if units:  # stop fsguard's services before their files go
+        res.steps += [vars(s) for s in live.systemd(t, units, enable=False)]
     journal = FileJournal(t.r)
     try:
         with store.transaction() if store is not None else contextlib.nullcontext():
@@ -278,7 +283,13 @@ def uninstall(root: str | Path = "/", *, dry_run: bool = False, force: bool = Fa
     finally:
         if store is not None:
             store.close()
-    # Committed: now the bookkeeping (backups, manifest) and the directories fsguard made.
+    # Committed: files fsguard's service wrote at run time (its own names only), the bookkeeping
+    # (backups, manifest) and the directories fsguard made.
+    for runtime in RUNTIME_FILES:
+        p = t.r(runtime)
+        if p.is_file():
+            p.unlink()
+            res.notes.append(f"removed {runtime} (written by the fsguard service)")
     state = t.r(STATE_DIR)
     if STATE_DIR in manifest.data["dirs"] and not keep_data:
         shutil.rmtree(state, ignore_errors=True)

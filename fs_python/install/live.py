@@ -100,10 +100,23 @@ def fail2ban_reload(t: Target) -> Step:
     return Step("fail2ban reload", "done" if rc == 0 else "failed", out[-500:])
 
 
-def systemd_reload(t: Target, units: list[str]) -> Step:
+def systemd(t: Target, units: list[str], *, enable: bool) -> list[Step]:
+    """daemon-reload, then enable --now (install) or disable --now (uninstall, before the files go)."""
+    name = "systemctl " + ("enable --now " if enable else "disable --now ") + " ".join(units)
     if not t.live:
-        return Step("systemctl daemon-reload", "skipped", f"target tree {t.root}, not the live host")
+        return [Step(name, "skipped", f"target tree {t.root}, not the live host")]
     if shutil.which("systemctl") is None or not Path("/run/systemd/system").exists():
-        return Step("systemctl daemon-reload", "skipped", "systemd not running")
-    rc, out = _run(["systemctl", "daemon-reload"])
-    return Step("systemctl daemon-reload", "done" if rc == 0 else "failed", f"{out} units: {' '.join(units)}")
+        return [Step(name, "skipped", "systemd not running")]
+    steps = []
+    if enable:
+        rc, out = _run(["systemctl", "daemon-reload"])
+        steps.append(Step("systemctl daemon-reload", "done" if rc == 0 else "failed", out))
+    # timers are started, the services they trigger only enabled through them
+    startable = [u for u in units if u.endswith(".timer") or not any(
+        x.endswith(".timer") and x[:-6] == u[:-8] for x in units)]
+    rc, out = _run(["systemctl", "enable" if enable else "disable", "--now", *startable], timeout=60)
+    steps.append(Step(name, "done" if rc == 0 else "failed", out[-300:]))
+    if not enable:
+        rc, out = _run(["systemctl", "daemon-reload"])
+        steps.append(Step("systemctl daemon-reload", "done" if rc == 0 else "failed", out))
+    return steps

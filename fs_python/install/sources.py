@@ -204,14 +204,36 @@ def fail2ban(t: Target, cfg: object) -> tuple[list[Desired], list[str]]:
     return files, []
 
 
+# The service loop that consumes the GUI queue and keeps fail2ban's ignore list in sync. Used
+# unless fs_python/data/systemd ships its own fsguard.service.
+SERVICE_UNIT = """[Unit]
+Description=fsguard service: fail2ban ignore-list sync, ban evidence, FusionPBX action queue
+After=network-online.target fail2ban.service postgresql.service
+Wants=network-online.target
+
+[Service]
+Type=simple
+Environment=PYTHONPATH=@SCRIPTS_DIR@
+ExecStart=/usr/bin/python3 -m fs_python.cli service
+Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
 def systemd_units(t: Target) -> tuple[list[Desired], list[str]]:
-    """Units other areas ship as templates (fs_python/data/systemd/fsguard*.{service,timer})."""
+    """Units: templates other areas ship (fs_python/data/systemd/fsguard*.{service,timer}), plus
+    fsguard.service for the service loop. ``@SCRIPTS_DIR@`` becomes the scripts dir."""
     src = PKG_DIR / "data" / "systemd"
-    units = sorted(p for p in src.glob("fsguard*") if p.suffix in (".service", ".timer")) if src.is_dir() else []
-    if not units:
-        return [], ["systemd: no unit templates in fs_python/data/systemd: no service/timer units installed"]
-    out = []
-    for p in units:
-        text = p.read_text(encoding="utf-8").replace("@SCRIPTS_DIR@", t.scripts_dir)
-        out.append(Desired(f"/etc/systemd/system/{p.name}", text.encode(), source="systemd"))
-    return out, []
+    units = {p.name: p.read_text(encoding="utf-8")
+             for p in (sorted(src.glob("fsguard*")) if src.is_dir() else []) if p.suffix in (".service", ".timer")}
+    units.setdefault("fsguard.service", SERVICE_UNIT)
+    notes = []
+    if not any(n.endswith(".timer") for n in units):
+        notes.append("systemd: no feed-refresh timer template in fs_python/data/systemd: run `fsguard feeds update` "
+                     "from cron every 4 h")
+    out = [Desired(f"/etc/systemd/system/{name}", text.replace("@SCRIPTS_DIR@", t.scripts_dir).encode(),
+                   source="systemd") for name, text in sorted(units.items())]
+    return out, notes
