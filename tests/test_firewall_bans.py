@@ -99,6 +99,7 @@ def test_conntrack_entries_deleted(lab: Lab, tmp_path: Path) -> None:
                  "--dport", "5060", "-t", "60", "-u", "SEEN_REPLY")
     assert "198.18.9.9" in lab.exec_pbx("conntrack", "-L", check=False).stdout
     bans.add_ban(cfg, "198.18.9.9", 60, netns=lab.pbx)
+    bans.wait_conntrack()
     assert "198.18.9.9" not in lab.exec_pbx("conntrack", "-L", check=False).stdout
 
 
