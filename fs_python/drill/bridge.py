@@ -81,6 +81,11 @@ def env_domain(env: Any) -> str:
 
 
 def connect(env: Any) -> FsBridge:
+    from fs_python import fslog
+
+    # fs_python caches its config (and so the event token) like it does inside FreeSWITCH: a drill
+    # run earlier in this process had another config, so start from scratch.
+    fslog.reset()
     bridge = FsBridge(env)
     bridge.start_monitor()
     return bridge

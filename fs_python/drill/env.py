@@ -120,6 +120,10 @@ socket = {self.work / 'f2b.sock'}
 netns = {self.topo.pbx_ns or ''}
 logpath = {self.logpath}
 jail_dir = {self.work / 'fail2ban' / 'jail.d'}
+
+[fs_python]
+# the directory domain the stand-in serves: an IP literal is not one of them
+served_domains = {DOMAIN}
 """
         self.config_path.write_text(text, encoding="utf-8")
         self.cfg = config_mod.load(self.config_path)

@@ -158,7 +158,8 @@ def check_why(env: SimEnv, step: Step, ip: str, jails: list[str]) -> None:
           and data.get("kernel_banned") is True and any(deps.json_list(b.get("matches")) for b in bans)
           and f"fsguard unban {ip}" in data.get("commands", []))
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    shown = " / ".join(lines[:2] + [ln for ln in lines if ln.startswith("| ")][:1] + lines[-1:])
+    shown = " / ".join(lines[:2] + [ln for ln in lines if ln.startswith("| ")][:1]
+                       + [ln for ln in lines if "fsguard unban" in ln][:1])
     step.check("`fsguard why` explains it", ok, shown[:400])
 
 
