@@ -76,3 +76,12 @@ def test_drill_step_one_covers_the_whole_chain(drill) -> None:
     for needed in ("evidence lines written", "banned", "dropped", "recorded with its evidence",
                    "`fsguard why` explains it", "an unban restores it"):
         assert any(needed in n for n in names), (needed, names)
+
+
+def test_drill_benchmark_runs_quick() -> None:
+    proc = subprocess.run([sys.executable, "benchmarks/bench_drill.py", "--quick"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    assert re.match(r"^drill \(step 1 only\) total: [\d.]+ s = [\d.]+x the setup\+cleanup baseline", last), last
+    assert "step 1: pass" in proc.stdout
