@@ -17,7 +17,7 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +51,9 @@ class Registration:
         return (self.user.lower(), self.realm.lower(), self.ip, self.port)
 
     def row(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["expires"] = int(self.expires)
-        return d
+        # by hand: dataclasses.asdict deep-copies and is ~10x slower on a 100k-row snapshot
+        return {"ip": self.ip, "user": self.user, "realm": self.realm, "expires": int(self.expires),
+                "port": self.port, "proto": self.proto, "profile": self.profile}
 
 
 class Registry:
@@ -185,8 +185,9 @@ def write_snapshot(state_dir: Path, rows: list[dict[str, Any]], now: float | Non
     data = {"version": 1, "written": int(time.time() if now is None else now), "registrations": rows}
     fd, tmp = tempfile.mkstemp(prefix=".registrations.", suffix=".tmp", dir=state_dir)
     try:
+        text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))  # one C call, not json.dump's chunks
         with os.fdopen(fd, "w", encoding="ascii") as fh:
-            json.dump(data, fh, ensure_ascii=True, separators=(",", ":"))
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
