@@ -209,3 +209,41 @@ def test_uninstall_restores_a_setting_fusionpbx_had_differently(host: tuple[Path
     assert not any("sip_profile_setting_value" in r for r in res.rows)
     installer.uninstall(root)
     assert snapshot(db) == db0
+
+
+def test_uninstall_also_removes_what_fusionpbx_made_from_the_app(host: tuple[Path, dict[str, str]]) -> None:
+    """After install an operator runs Menu Defaults / Group Permissions: FusionPBX recreates fsguard's
+    menu item with a random uuid and grants permissions itself. Uninstall leaves no orphan behind."""
+    root, db = host
+    db0 = snapshot(db)
+    installer.install(root)
+    conn = connect(db)
+    cur = conn.cursor()
+    # what Menu Defaults does: deletes the item, rebuilds it from app_menu.php with a new menu_item_uuid
+    cur.execute("delete from v_menu_item_groups where menu_item_uuid in (select menu_item_uuid from v_menu_items "
+                "where uuid = %(u)s)", {"u": appdef.MENU_ITEM_UUID})
+    cur.execute("delete from v_menu_languages where menu_item_uuid in (select menu_item_uuid from v_menu_items "
+                "where uuid = %(u)s)", {"u": appdef.MENU_ITEM_UUID})
+    cur.execute("delete from v_menu_items where uuid = %(u)s", {"u": appdef.MENU_ITEM_UUID})
+    cur.execute("insert into v_menu_items (menu_item_uuid, menu_uuid, uuid, menu_item_title) select "
+                "gen_random_uuid(), menu_uuid, %(u)s, 'SIP Guard' from v_menus", {"u": appdef.MENU_ITEM_UUID})
+    cur.execute("insert into v_menu_item_groups (menu_item_group_uuid, menu_item_uuid, group_name) select "
+                "gen_random_uuid(), menu_item_uuid, 'superadmin' from v_menu_items where uuid = %(u)s",
+                {"u": appdef.MENU_ITEM_UUID})
+    cur.execute("insert into v_group_permissions (group_permission_uuid, permission_name, group_name, "
+                "permission_assigned) values (gen_random_uuid(), 'fsguard_view', 'user', 'true')")
+    conn.close()
+    res = installer.uninstall(root)
+    assert any("fsguard's menu item (made by FusionPBX)" in r for r in res.rows)
+    assert any("fsguard permission (granted by FusionPBX)" in r for r in res.rows)
+    assert snapshot(db) == db0
+
+
+def test_an_existing_config_without_a_token_is_misconfigured(host: tuple[Path, dict[str, str]]) -> None:
+    root, db = host
+    (root / "etc/fsguard").mkdir(parents=True)
+    (root / "etc/fsguard/fsguard.conf").write_text("[fsguard]\nstate_dir = /var/lib/fsguard\n")
+    db0 = snapshot(db)
+    with pytest.raises(Misconfigured, match="event_token"):
+        installer.install(root)
+    assert snapshot(db) == db0

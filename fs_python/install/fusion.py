@@ -196,3 +196,34 @@ def _menu(store: Store, ops: list[RowOp], notes: list[str], groups: dict[str, st
                 _want(store, ops, "v_menu_item_groups", "menu_item_group_uuid",
                       appdef.row_uuid("menu_item_group", mu, g), {
                           "menu_uuid": mu, "menu_item_uuid": item, "group_name": g, "group_uuid": groups[g]})
+
+
+def app_rows(store: Store, journal: list[dict[str, Any]]) -> list[RowOp]:
+    """Rows of fsguard's app that FusionPBX itself made from app_config/app_menu (Menu Defaults,
+    Group Permissions, App Defaults) and the journal does not know: removed on uninstall so no
+    menu entry or permission points at an app that is gone."""
+    known = {(j["table"], j["uuid"]) for j in journal}
+    ops: list[RowOp] = []
+
+    def drop(table: str, key: str, sql: str, params: dict[str, Any], note: str) -> None:
+        for r in store.query(sql, params):
+            if (table, str(r[key])) not in known:
+                ops.append(RowOp(table, key, str(r[key]), "delete", note=note))
+
+    items = store.query("select menu_item_uuid from v_menu_items where uuid = :u", {"u": appdef.MENU_ITEM_UUID})
+    for it in items:
+        mi = str(it["menu_item_uuid"])
+        drop("v_menu_item_groups", "menu_item_group_uuid", "select menu_item_group_uuid from v_menu_item_groups "
+             "where menu_item_uuid = :m", {"m": mi}, "fsguard's menu item group (made by FusionPBX)")
+        drop("v_menu_languages", "menu_language_uuid", "select menu_language_uuid from v_menu_languages "
+             "where menu_item_uuid = :m", {"m": mi}, "fsguard's menu language (made by FusionPBX)")
+    drop("v_menu_items", "menu_item_uuid", "select menu_item_uuid from v_menu_items where uuid = :u",
+         {"u": appdef.MENU_ITEM_UUID}, "fsguard's menu item (made by FusionPBX)")
+    for perm in appdef.PERMISSIONS:
+        drop("v_group_permissions", "group_permission_uuid", "select group_permission_uuid from v_group_permissions "
+             "where permission_name = :n", {"n": perm}, "fsguard permission (granted by FusionPBX)")
+        drop("v_permissions", "permission_uuid", "select permission_uuid from v_permissions where permission_name = :n",
+             {"n": perm}, "fsguard permission (made by FusionPBX)")
+    drop("v_default_settings", "default_setting_uuid", "select default_setting_uuid from v_default_settings "
+         "where app_uuid = :a", {"a": appdef.APP_UUID}, "fsguard default setting (made by FusionPBX)")
+    return ops

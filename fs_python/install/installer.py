@@ -11,6 +11,8 @@ from __future__ import annotations
 import configparser
 import contextlib
 import io
+import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +92,12 @@ class Result:
         return out.getvalue()
 
 
+def _need_root(t: Target, dry_run: bool) -> None:
+    if t.live and not dry_run and os.geteuid() != 0:
+        raise Misconfigured("installing onto this host writes /etc and FusionPBX's database: run as root "
+                            "(or use --dry-run / --root DIR)")
+
+
 def _open_store(t: Target) -> Store | None:
     if t.kind != "fusionpbx":
         return None
@@ -108,6 +116,10 @@ def _desired(t: Target) -> tuple[list[Desired], list[str]]:
     except fsconfig.ConfigError as exc:
         raise Misconfigured(f"{CONFIG}: {exc}") from None
     token = existing.event_token if existing is not None else ""
+    if existing is not None and not re.fullmatch(r"[A-Za-z0-9]{8,64}", token):
+        # The file is the operator's (install never rewrites it): say what to add.
+        raise Misconfigured(f"{CONFIG} exists but its [fsguard] event_token is missing or not 8-64 letters/digits: "
+                            f"add `event_token = {fsconfig.new_token()}` to it, or remove the file")
     token = token or fsconfig.new_token()
     files: list[Desired] = []
     notes: list[str] = []
@@ -153,6 +165,7 @@ def _host(t: Target, real: Path) -> str:
 
 def install(root: str | Path = "/", *, dry_run: bool = False, force: bool = False) -> Result:
     t = detect(root)
+    _need_root(t, dry_run)
     desired, notes = _desired(t)
     manifest = Manifest.load(t.r(STATE_DIR))
     backups = t.r(STATE_DIR) / "install-backups"
@@ -244,6 +257,7 @@ def _after(t: Target, res: Result, changing: list[FileOp], rows_changed: bool) -
 def uninstall(root: str | Path = "/", *, dry_run: bool = False, force: bool = False,
               keep_data: bool = False) -> Result:
     t = detect(root)
+    _need_root(t, dry_run)
     manifest = Manifest.load(t.r(STATE_DIR))
     if not manifest.exists:
         raise NotInstalled(f"fsguard is not installed here (no {STATE_DIR}/{manifest.path.name})")
@@ -255,6 +269,7 @@ def uninstall(root: str | Path = "/", *, dry_run: bool = False, force: bool = Fa
     tables = [] if keep_data else list(manifest.data["tables_created"])
     if store is not None:
         row_ops, notes = rows.reverse(store, manifest.data["rows"])
+        row_ops = fusion.app_rows(store, manifest.data["rows"]) + row_ops
     res = Result("uninstall", t.kind, str(t.root), dry_run=dry_run, files=_files_summary(file_ops),
                  rows=[o.describe().rstrip("\n") for o in row_ops], tables=tables, notes=notes)
     res.notes += [f"kept {o.path}: {o.reason}" for o in file_ops if o.action == "conflict"]
