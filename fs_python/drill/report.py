@@ -60,6 +60,7 @@ class DrillReport:
     cleanup_ok: bool = True
     log_excerpt: list[str] = field(default_factory=list)
     untested: list[str] = field(default_factory=list)
+    addresses: dict[str, str] = field(default_factory=dict)  # role -> throwaway address, "pbx" -> target
 
     @property
     def passed(self) -> bool:

@@ -67,7 +67,13 @@ def run_drill(*, simulate: bool = True, backend: str = "nftables", steps: tuple[
     t0 = time.monotonic()
     swept = ledger_mod.sweep(undo_item)
     report.cleanup.extend(f"earlier run: {s}" for s in swept)
-    if not simulate:
+    if simulate:
+        report.untested = [
+            "FreeSWITCH itself: a stand-in answers as 1.10.12 does (reference samples), fs_python's real "
+            "monitor and not-found handler run behind it through the stand-in freeswitch module",
+            "IPv6 sources, TLS/WebSocket transports and fail2ban's journald backend",
+        ]
+    else:
         report.untested = ["real-host mode has never run against a real FreeSWITCH (none can run where "
                            "fsguard is developed): see fs_python/drill/hostenv.py for what it does"]
     led = ledger_mod.Ledger(run_id)
@@ -83,6 +89,7 @@ def run_drill(*, simulate: bool = True, backend: str = "nftables", steps: tuple[
                 env = HostEnv(led)
             env.up()
             report.setup = env.setup
+            report.addresses = {"pbx": env.topo.pbx_ip, **env.topo.roles}
             failed = {c.name for c in env.setup if c.status != PASS}
             for number, (name, fn, needs) in enumerate(STEPS, start=1):
                 if steps and number not in steps:
