@@ -135,3 +135,49 @@ def test_killed_drill_is_swept_by_cleanup(tmp_path: Path) -> None:
     assert "removed" in res.stdout
     assert _gone(state) == [] and _gone(data) == []  # ...and are gone
     assert list(tmp_path.glob("*.json")) == []
+
+
+HOST_SNIPPET = r"""
+import json, socket, sys, tempfile, threading
+from pathlib import Path
+from fs_python.drill import ledger, netns
+from fs_python.drill.client import Agent
+from fs_python.drill.runner import undo_item
+led = ledger.Ledger(ledger.new_run_id(), Path(sys.argv[1]))
+topo = netns.Topology(led.run_id, host_mode=True, pbx_ip="203.0.113.5")
+topo.create(led)
+# a "FreeSWITCH" on the sandbox host's own address answering OPTIONS
+srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); srv.bind(("203.0.113.5", 5060))
+def serve():
+    from fs_python.drill import sip
+    data, addr = srv.recvfrom(65535)
+    srv.sendto(sip.response_to(sip.parse(data), 200).encode(), addr)
+threading.Thread(target=serve, daemon=True).start()
+a = Agent(topo.udp("scanner"), topo.pbx_ip)
+got = a.options(5060)
+kinds = sorted(i["kind"] for i in led.items)
+problems = led.undo_all(undo_item)
+links = socket.if_nameindex()
+print(json.dumps({"got": got, "kinds": kinds, "problems": problems,
+                  "veth_left": [n for _, n in links if n == topo.veth_pbx],
+                  "ns_left": [n for n in ledger.list_drill_netns() if led.run_id in n]}))
+"""
+
+
+def test_host_mode_topology_reaches_the_hosts_address_and_is_removed(tmp_path: Path) -> None:
+    """Real-host mode's network piece, with a sandbox namespace standing in for the host."""
+    sandbox = f"fsgd-t{os.getpid() % 100000}-host"
+    subprocess.run(["ip", "netns", "add", sandbox], check=True)
+    try:
+        # the "host's public address" (no dummy interfaces in every kernel: on lo, as a /32)
+        for argv in (["ip", "link", "set", "lo", "up"], ["ip", "addr", "add", "203.0.113.5/32", "dev", "lo"]):
+            subprocess.run(["ip", "netns", "exec", sandbox, *argv], check=True)
+        proc = subprocess.run(["ip", "netns", "exec", sandbox, sys.executable, "-c", HOST_SNIPPET, str(tmp_path)],
+                              capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+        res = json.loads(proc.stdout)
+        assert res["got"] == 200  # through the host-side veth and the client namespace's route
+        assert res["kinds"] == ["link", "netns"]  # only the veth end is added to the "host"
+        assert res["problems"] == [] and res["veth_left"] == [] and res["ns_left"] == []
+    finally:
+        subprocess.run(["ip", "netns", "del", sandbox], check=False)
