@@ -74,6 +74,16 @@ def record_ban(
     }))
 
 
+def prolong_ban(store: Any, *, ip: str, jail: str, seconds: int | None) -> int:
+    """A repeat offender's longer ban (fail2ban's bantime.increment): new length and planned end."""
+    permanent = seconds is None or seconds < 0
+    return int(store.execute(
+        "update v_fsguard_bans set ban_seconds = :s, ban_end = "
+        + ("null" if permanent else "ban_start + :s")
+        + " where ip_address = :ip and jail = :jail and ban_status = 'banned'",
+        {"s": seconds, "ip": ip, "jail": jail}))
+
+
 def record_unban(store: Any, *, ip: str, jail: str | None, when: float | None = None, reason: str) -> int:
     """Close the open ban rows of ``ip`` (in ``jail``, or all jails); return how many."""
     params: dict[str, Any] = {"ip": ip, "t": when or time.time(), "r": reason[:200]}

@@ -196,6 +196,30 @@ def test_restored_bans_are_rechecked(tmp_path: Path, netns: str) -> None:
         store.close()
 
 
+def test_repeat_offender_banned_longer(tmp_path: Path, netns: str) -> None:
+    """bantime.increment: a ban that expired and is earned again lasts longer, in fail2ban, the
+    kernel set and the evidence (fail2ban calls the action's prolong with the longer time)."""
+    cfg, conf, log = _setup(tmp_path, netns, "scan_bantime = 3\n")
+    server = Server(conf)
+    server.start()
+    store = open_store(cfg)
+    try:
+        _append(log, [_line("not-found", SCANNER, number="1") for _ in range(2)])
+        assert _wait(lambda: bans.is_banned(cfg, SCANNER, netns=netns))
+        assert _wait(lambda: not evidence.active_bans(store, SCANNER) and not bans.is_banned(cfg, SCANNER, netns=netns))
+        assert evidence.bans_for(store, SCANNER)[0]["ban_seconds"] == 3
+        _append(log, [_line("not-found", SCANNER, number="2") for _ in range(2)])
+        assert _wait(lambda: bool(evidence.active_bans(store, SCANNER))
+                     and evidence.active_bans(store, SCANNER)[0]["ban_seconds"] > 3), server.log()[-1500:]
+        assert f"Increase Ban {SCANNER}" in server.log()
+        again = evidence.active_bans(store, SCANNER)[0]
+        assert again["ban_end"] == pytest.approx(again["ban_start"] + again["ban_seconds"])
+        assert bans.is_banned(cfg, SCANNER, netns=netns)
+    finally:
+        server.stop()
+        store.close()
+
+
 def test_missing_log_never_stops_fail2ban(tmp_path: Path, netns: str) -> None:
     cfg, conf, log = _setup(tmp_path / "x", netns)
     log.unlink()

@@ -99,6 +99,29 @@ class Recorder:
         if fw_error is not None:
             raise fw_error
 
+    def prolong(self, a_info: Any) -> None:
+        """A longer ban than first announced (bantime.increment): extend the set entry and row."""
+        ip = str(_info(a_info, "ip", ""))
+        seconds_raw = _info(a_info, "bantime", None)
+        seconds = int(seconds_raw) if seconds_raw is not None else None
+        if self.whitelisted(ip):
+            return  # never enforced in the first place
+        fw_error: Exception | None = None
+        if self.firewall:
+            try:
+                from fs_python.firewall import bans
+
+                bans.add_ban(self.cfg, ip, seconds if seconds and seconds > 0 else None, netns=self.netns)
+            except Exception as exc:
+                fw_error = exc
+        try:
+            with self._lock:
+                evidence.prolong_ban(self.store(), ip=ip, jail=self.jail, seconds=seconds)
+        except Exception as exc:
+            self.log.error("fsguard: could not record the longer ban of %s: %s", ip, exc)
+        if fw_error is not None:
+            raise fw_error
+
     def unban(self, a_info: Any) -> None:
         ip = str(_info(a_info, "ip", ""))
         fw_error: Exception | None = None

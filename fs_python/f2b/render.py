@@ -73,6 +73,15 @@ class FsguardAction(ActionBase):
     def unban(self, aInfo):
         self._impl.unban(aInfo)
 
+    # bantime.increment: fail2ban computes a repeat offender's longer ban after the ban and
+    # calls prolong() with it (within 10 s); the kernel set entry and the evidence follow.
+    @property
+    def _prolongable(self):
+        return True
+
+    def prolong(self, aInfo):
+        self._impl.prolong(aInfo)
+
 
 Action = FsguardAction
 '''
