@@ -18,6 +18,8 @@ from fs_python.drill.client import Agent
 from fs_python.drill.env import SimEnv
 from fs_python.drill.report import Step, StepAbort
 
+FORGED_IP = "198.51.100.9"
+FORGED_USER = f"x] from ip {FORGED_IP} ["
 SCAN_NUMBERS = ("0046812345678", "900", "011441234567", "9011972592", "00972592")
 BAD_PASSWORDS = ("123456", "1000", "password", "admin", "1234")
 BAN_WAIT = 15.0  # seconds to wait for fail2ban to ban (p95 goal is 1.5 s; polling backend ~1 s)
@@ -75,6 +77,9 @@ def step_scanner(env: SimEnv, step: Step) -> None:
         # domain and unknown numbers, which the scan jail bans after 2. Requests sent after the
         # ban may be dropped already: that is the protection working, and counted as such.
         reg = [scanner.register(env.scan_user, env.domain, pw) for pw in BAD_PASSWORDS[:3]]
+        # A user name carrying another address, as scanners and injection attempts do: sofia writes
+        # it unsanitised ("for [x] from ip 198.51.100.9 [@...] from ip <scanner>").
+        reg.append(scanner.register(FORGED_USER, env.domain, "x"))
         lit = [scanner.register("100", env.topo.pbx_ip, "100")]
         # Unknown numbers go to the public context (5080); with "5080 only from carriers" in force
         # on a real host they are refused before FreeSWITCH sees them (checked in step 3).
@@ -87,7 +92,8 @@ def step_scanner(env: SimEnv, step: Step) -> None:
     as_fs = (all(c == [401, 403] for c in answered_reg) and all(c == [404] for c in answered_inv)
              and _prefix_then_dropped([c[-1] for c in reg + lit + inv]) and len(answered_inv) >= 1)
     step.check("PBX answers as FreeSWITCH does", as_fs,
-               f"REGISTER bad password: {reg}; REGISTER to IP-literal domain: {lit}; "
+               f"REGISTER bad password (the last with a forged address in the user): {reg}; "
+               f"REGISTER to IP-literal domain: {lit}; "
                f"INVITE unknown numbers: {[c[-1] for c in inv]} (None = dropped after the ban)", sent_at - t0)
     # One event line per failure the PBX saw: no more (a double count), no fewer (a lost one).
     want = {"auth-failure": len(answered_reg), "ip-literal-domain": 1 if lit[0][0] == 401 else 0,
@@ -116,6 +122,10 @@ def step_scanner(env: SimEnv, step: Step) -> None:
     dropped = [p for p in (5060, 5080) if not reachable(env, "scanner", p)]
     step.check("its next packets are dropped", control and dropped == [5060, 5080],
                f"clean address answered: {control}; scanner dropped on {dropped}")
+    forged = deps.is_banned(env.cfg, FORGED_IP, env.topo.pbx_ns) or f2b.banned_in(FORGED_IP) or \
+        events_for(env, FORGED_IP)
+    step.check("an address forged into a SIP header is never blamed", not forged,
+               f"{FORGED_IP} (inside a user name): kernel set, jails and event lines: {forged or 'none'}")
     check_evidence(env, step, ip)
     check_why(env, step, ip, jails)
     t1 = time.monotonic()
