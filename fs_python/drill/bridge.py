@@ -29,7 +29,7 @@ class FsBridge(Hooks):
         from fs_python.fakefs import FakeSwitch, Harness
 
         self.switch = FakeSwitch(env.logpath, hostname="fsguard-drill",
-                                 globals_={"domain": env_domain(env), "local_ip_v4": env.topo.pbx_ip})
+                                 globals_={"domain": env.domain, "local_ip_v4": env.topo.pbx_ip})
         self.switch.keep_in_memory = False
         self.harness = Harness(self.switch)
         self.log: FsLog = env.fslog
@@ -72,12 +72,6 @@ class FsBridge(Hooks):
         self.switch.shutdown()
         self.harness.join(3.0)
         self.log.sink = None
-
-
-def env_domain(env: Any) -> str:
-    from fs_python.drill.env import DOMAIN
-
-    return DOMAIN
 
 
 def connect(env: Any) -> FsBridge:

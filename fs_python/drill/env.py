@@ -160,7 +160,11 @@ served_domains = {DOMAIN}
         self.pbx = StandInPBX(self.fslog, directory, bind_ip=self.topo.pbx_ip, netns=self.topo.pbx_ns,
                               hooks=self.hooks)
         self.pbx.start()
-        return f"sofia profiles internal:5060 external:5080 on {self.topo.pbx_ip}"
+        time.sleep(0.2)  # a monitor that failed to import or start has ended by now
+        monitor = getattr(self.hooks, "monitor_alive", lambda: False)()
+        if not monitor:
+            raise RuntimeError("fs_python.monitor did not start (see the stand-in's freeswitch.log)")
+        return f"sofia internal:5060 external:5080 on {self.topo.pbx_ip}; fs_python.monitor running"
 
     def _start_f2b(self) -> str:
         conf = self.work / "fail2ban"
