@@ -212,6 +212,12 @@ def sweep(undo: Undo | None = None, directory: Path | None = None, *, orphans: b
     out: list[str] = []
     if not d.is_dir():
         return out
+    for tmp in d.glob(".tmp-*"):  # a run interrupted in the middle of writing its state file
+        try:
+            if time.time() - tmp.stat().st_mtime > 60:
+                tmp.unlink()
+        except OSError:
+            pass
     for path in sorted(d.glob("*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
