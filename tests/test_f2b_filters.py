@@ -134,3 +134,24 @@ def test_bad_token_refused(tmp_path: Path) -> None:
     cfg = config.load(write_config(tmp_path, token="short"))
     with pytest.raises(ValueError):
         render.render_config(cfg, tmp_path / "conf", logpath=tmp_path / "fs.log")
+
+
+def _regex_out(log: Path, flt: str) -> list[str]:
+    proc = subprocess.run(["fail2ban-regex", "-o", "<ip> <F-USER>", str(log), flt], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return [x.strip() for x in proc.stdout.splitlines() if x.strip()]
+
+
+def test_whole_real_1_10_12_log(sample_tree: tuple[Path, Path]) -> None:
+    """The real 1.10.12 log (shared/reference/samples): one wrong-password REGISTER, one unknown
+    user (counted once), one INVITE auth failure; the many challenges never; Debian's stock filter
+    matches nothing in this format."""
+    _, conf = sample_tree
+    real = LOGS / "freeswitch-1.10.12-real.log"
+    assert _regex_out(real, str(conf / "filter.d" / "fsguard-sofia.conf")) == [
+        "127.0.0.1 1000", "127.0.0.1 9999", "127.0.0.1 1001"]
+    assert _regex_out(real, str(conf / "filter.d" / "fsguard-events.conf")) == []
+    assert _regex_out(real, str(conf / "filter.d" / "fsguard-fusionpbx.conf")) == []
+    if Path("/etc/fail2ban/filter.d/freeswitch.conf").exists():
+        assert _regex_out(real, "/etc/fail2ban/filter.d/freeswitch.conf") == []
