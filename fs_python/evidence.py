@@ -22,7 +22,8 @@ _SOFIA_USER = re.compile(r"(?:Can't find user|for) \[([^\[\]@\s]{0,128})@([^\[\]
 
 
 def evidence_from_matches(lines: Iterable[str], token: str | None) -> tuple[list[str], list[str]]:
-    """User identities (user@domain) and user agents named in the matched lines."""
+    """User identities (user@domain) and user agents named in the matched lines, as the attacker
+    sent them (raw text: escape when displaying; JSON in the store keeps control bytes escaped)."""
     users: list[str] = []
     agents: list[str] = []
     for line in lines:

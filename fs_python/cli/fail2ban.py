@@ -137,6 +137,13 @@ def why(cfg: Any, store: Any, ip: str) -> WhyResult:
     return res
 
 
+def _safe(text: object) -> str:
+    """Attacker text (log lines, user names) printed for a person: no terminal control bytes."""
+    from fs_python import eventline
+
+    return eventline.escape(str(text), 2000)[0]
+
+
 def _why_text(r: WhyResult) -> str:
     out = [f"{r.ip}: " + ("BANNED" if r.banned else "not banned")
            + (" (jails: " + ", ".join(r.jails) + ")" if r.jails else "")]
@@ -151,15 +158,15 @@ def _why_text(r: WhyResult) -> str:
         users = json.loads(b.get("user_names") or "[]")
         agents = json.loads(b.get("user_agents") or "[]")
         if users:
-            out.append("    users tried: " + ", ".join(users[:10]))
+            out.append("    users tried: " + ", ".join(_safe(u) for u in users[:10]))
         if agents:
-            out.append("    user agents: " + ", ".join(agents[:5]))
+            out.append("    user agents: " + ", ".join(_safe(a) for a in agents[:5]))
         for line in json.loads(b.get("matches") or "[]")[-5:]:
-            out.append("    | " + line)
+            out.append("    | " + _safe(line))
         if b.get("unban_time"):
             out.append(f"    lifted {_fmt(b['unban_time'])}: {b.get('unban_reason') or ''}")
     for o in r.offenders:
-        out.append(f"  offender {o['user_identity']} ({o['event_kind']}): {o['failure_count']} failures,"
+        out.append(f"  offender {_safe(o['user_identity'])} ({o['event_kind']}): {o['failure_count']} failures,"
                    f" last {_fmt(o['last_seen'])}")
     out += [f"  note: {n}" for n in r.notes]
     out += [f"  run: {c}" for c in r.commands]
