@@ -54,6 +54,7 @@ class FileOp:
     reason: str = ""
     original: bytes | None = None  # for edits: the bytes before fsguard touched the file
     group_of: str = ""
+    source: str = ""
 
     @property
     def changes(self) -> bool:
@@ -161,6 +162,9 @@ def plan_install(desired: list[Desired], manifest: Manifest, real: Callable[[str
                               "edited by the operator since fsguard wrote it; not overwritten (use --force)"))
         else:
             ops.append(FileOp(d.path, "update", cur, d.content, "owned", d.mode))
+    by_path = {d.path: d.source for d in desired}
+    for op in ops:
+        op.source = by_path.get(op.path, "")
     # Files an earlier version installed that this one no longer ships.
     for path, rec in sorted(manifest.files.items()):
         if path in wanted:

@@ -153,7 +153,10 @@ def _files_summary(ops: list[FileOp]) -> list[dict[str, str]]:
 
 
 def _diff(file_ops: list[FileOp], row_ops: list[RowOp], tables: list[str], drop: bool = False) -> str:
-    parts = [o.diff() for o in file_ops if o.action != "unchanged"]
+    # The host's own files first (what an operator reviews), fsguard's package and app last.
+    ordered = sorted((o for o in file_ops if o.action != "unchanged"),
+                     key=lambda o: (o.source in ("package", "app"), o.path))
+    parts = [o.diff() for o in ordered]
     parts += [f"{'- drop' if drop else '+ create'} table {name}\n" for name in tables]
     parts += [o.describe() for o in row_ops]
     return "".join(parts)

@@ -48,7 +48,10 @@ def fusion_app(t: Target) -> tuple[list[Desired], list[str]]:
     src = app_dir()
     if not src.is_dir():
         return [], [f"fusionpbx_app not found next to {PKG_DIR}: the GUI is not installed"]
-    return _tree(src, f"{t.web_root}/app/fsguard"), []
+    files = _tree(src, f"{t.web_root}/app/fsguard")
+    for d in files:
+        d.source = "app"
+    return files, []
 
 
 def cli_wrapper(t: Target) -> tuple[list[Desired], list[str]]:
