@@ -181,12 +181,14 @@ def test_why_offenders_unban_commands(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path, f"socket = {tmp_path / 'none.sock'}\n")
     store = open_store(cfg)
     evidence.record_ban(store, ip="198.51.100.9", jail="fsguard-scan", start=time.time(), seconds=3600, failures=2,
-                        matches=["line one", "line two"], users=["100@d"], agents=["friendly-scanner"])
+                        matches=["line one", "line two \x1b]0;pwned\x07"], users=["100@d\x1b[2J"],
+                        agents=["friendly-scanner"])
     evidence.add_offences(store, {("203.0.113.5", "1000@pbx", "auth-failure"): (7, 1.0, 2.0, "Yealink", "registered")})
     store.close()
     why = _fsguard(cfg.path, "why", "198.51.100.9")
     assert why.returncode == 0, why.stderr
-    assert "BANNED" in why.stdout and "fsguard-scan" in why.stdout and "| line two" in why.stdout
+    assert "BANNED" in why.stdout and "fsguard-scan" in why.stdout and "| line two \\x1b]0;pwned\\x07" in why.stdout
+    assert "\x1b" not in why.stdout and "\x07" not in why.stdout  # no terminal control bytes
     assert "run: fsguard unban 198.51.100.9" in why.stdout and "friendly-scanner" in why.stdout
     js = json.loads(_fsguard(cfg.path, "--json", "why", "198.51.100.9").stdout)
     assert js["banned"] is True and js["bans"][0]["failure_count"] == 2
