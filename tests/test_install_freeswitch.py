@@ -164,3 +164,16 @@ def test_service_unit_runs_the_installed_package(tmp_path: Path) -> None:
     assert not (root / "etc/fail2ban/jail.d/fsguard.whitelist.local").exists()
     assert any("fsguard.whitelist.local" in n for n in res.notes)
     assert not (root / "etc/systemd/system/fsguard.service").exists()
+
+
+def test_state_dir_and_config_belong_to_freeswitch_s_group(tmp_path: Path) -> None:
+    """The monitor runs as FreeSWITCH's user: it must be able to write registrations.json."""
+    import os
+
+    root = freeswitch_tree(tmp_path / "root")
+    os.chown(root / "var/log/freeswitch", 0, 4242)
+    installer.install(root)
+    state = root / "var/lib/fsguard"
+    assert state.stat().st_mode & 0o7777 == 0o2775 and state.stat().st_gid == 4242
+    conf = root / "etc/fsguard/fsguard.conf"
+    assert conf.stat().st_mode & 0o777 == 0o640 and conf.stat().st_gid == 4242

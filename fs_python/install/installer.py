@@ -206,6 +206,7 @@ def install(root: str | Path = "/", *, dry_run: bool = False, force: bool = Fals
                 res.steps.append(vars(step))
                 if step.status == "failed":
                     raise InstallError(f"fail2ban-client -t failed, nothing installed:\n{step.detail}")
+            _state_dir(t, journal)
             manifest.data["kind"] = t.kind
             manifest.data["rows"] = rows.merge_journal(manifest.data["rows"], row_ops)
             manifest.data["tables_created"] = sorted(set(manifest.data["tables_created"]) | set(tables))
@@ -221,6 +222,27 @@ def install(root: str | Path = "/", *, dry_run: bool = False, force: bool = Fals
     res.changed = True
     _after(t, res, changing, bool(row_ops))
     return res
+
+
+def fs_group(t: Target) -> int | None:
+    """FreeSWITCH's group (www-data on FusionPBX, freeswitch on Debian packages): the owner group of
+    the directory FreeSWITCH writes its log into, else of its conf dir."""
+    for d in (str(Path(t.log_file).parent), t.conf_dir):
+        if t.r(d).is_dir():
+            return t.r(d).stat().st_gid
+    return None
+
+
+def _state_dir(t: Target, journal: FileJournal) -> None:
+    """The state dir: the monitor inside FreeSWITCH (not root) writes registrations.json there and
+    the FusionPBX app (www-data) reads it, so it is group FreeSWITCH's, group-writable, setgid."""
+    state = t.r(STATE_DIR)
+    journal._mkdirs(state)
+    if state in journal.made_dirs:
+        gid = fs_group(t)
+        os.chmod(state, 0o2775)  # noqa: S103  (group = FreeSWITCH only; others read-only)
+        if gid is not None and os.geteuid() == 0:
+            os.chown(state, 0, gid)
 
 
 def _record(manifest: Manifest, op: FileOp, journal: FileJournal, backups: Path, t: Target) -> None:

@@ -77,7 +77,7 @@ def config_file(t: Target, token: str, state_dir: str) -> tuple[list[Desired], l
         lines += ["", "[fusionpbx]", f"config = {t.fusion_config}", f"web_root = {t.web_root}",
                   f"cache_method = {t.cache_method}", f"cache_dir = {t.cache_dir}"]
     return [Desired("/etc/fsguard/fsguard.conf", ("\n".join(lines) + "\n").encode(), kind="seed", mode=0o640,
-                    source="config", group_of=t.conf_dir)], []
+                    source="config", group_of=str(Path(t.log_file).parent))], []
 
 
 # -- reversible edits of files fsguard does not own ----------------------------------------------
