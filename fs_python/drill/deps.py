@@ -100,6 +100,16 @@ def countries_refresh(cfg: Any) -> str:
     return f"countries {','.join(data.countries)}: {len(data.ranges[4])} IPv4 ranges"
 
 
+def feed_update(cfg: Any, name: str) -> Any:
+    """One feed through the real pipeline (fetch, validate, merge, cache), without the CLI's own
+    firewall apply: the drill applies inside its namespace, never on the host."""
+    update = need("fs_python.perimeter.update", "update_all")
+    results = update.update_all(cfg, None, only=name)
+    if not results:
+        raise StepAbort(f"feed {name!r} is not configured")
+    return results[0]
+
+
 def list_add(env: Any, list_name: str, cidr: str, label: str, ttl: float = 900.0) -> None:
     """A temporary, labelled list entry (it expires by itself even if every cleanup failed)."""
     import time

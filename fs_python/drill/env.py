@@ -90,6 +90,9 @@ class SimEnv:
         countries.mkdir(exist_ok=True)
         (countries / "delegated-drill-extended-latest").write_text(registry_fixture(), encoding="ascii")
         roles = self.topo.roles
+        (self.work / "drill-feed.txt").write_text(
+            f"# a block-list feed as VoIP Blacklist publishes one (one address or CIDR per line)\n"
+            f"{roles['feedlisted']}\n", encoding="ascii")
         text = f"""# fsguard drill {self.ledger.run_id}: temporary, removed with the drill
 [fsguard]
 state_dir = {self.state_dir}
@@ -111,6 +114,7 @@ cidrs = {roles['carrier'] if carriers else ''}
 
 [feeds]
 voipbl = false
+extra = drill={self.work / 'drill-feed.txt'}
 # the drill's addresses live in the benchmarking range, which real feeds and lists refuse
 accept_test_ranges = true
 

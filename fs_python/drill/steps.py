@@ -234,14 +234,26 @@ def step_lists(env: SimEnv, step: Step) -> None:
         # Carriers are configured only now: with "5080 only from carriers" in force from the
         # start, step 1's scanner could never reach the public context and show its evidence.
         env.write_config(carriers=True)
+    # Answered before they are listed: the refusals below are the lists' doing, nothing else.
+    before = {r: reachable(env, r, 5060) for r in ("blacklisted", "feedlisted")}
     deps.list_add(env, "deny", roles["blacklisted"] + "/32", f"fsguard-drill {env.ledger.run_id}")
+    if env.mode == "simulate":
+        feed = deps.feed_update(env.cfg, "drill")
+        step.check("a block-list feed is fetched, validated and cached", feed.status == "updated" and feed.entries == 1,
+                   f"feed drill: {feed.status}, {feed.entries} entries, {feed.rejected} rejected {feed.error}".strip())
     deps.firewall_apply(env.cfg, env.topo.pbx_ns)
     control_5060 = reachable(env, "clean", 5060)
     step.check("an address from an allowed country is accepted on 5060 (control)", control_5060,
                f"{roles['clean']} → 5060 answered: {control_5060}")
     bl = [p for p in (5060, 5080) if reachable(env, "blacklisted", p)]
-    step.check("a blacklisted address is refused", not bl,
-               f"{roles['blacklisted']} answered on {bl or 'no port'}")
+    step.check("a blacklisted address is refused", before["blacklisted"] and not bl,
+               f"{roles['blacklisted']}: answered before the deny entry: {before['blacklisted']}; "
+               f"after: answered on {bl or 'no port'}")
+    if env.mode == "simulate":
+        fl = [p for p in (5060, 5080) if reachable(env, "feedlisted", p)]
+        step.check("an address listed by a feed is refused", before["feedlisted"] and not fl,
+                   f"{roles['feedlisted']}: answered before the feed: {before['feedlisted']}; "
+                   f"after: answered on {fl or 'no port'}")
     host = env.mode == "host"
     if host and not env.cfg.get_list("countries", "allow"):
         step.skip("an address outside the allowed countries is refused on 5060", "no [countries] allow here")
@@ -304,6 +316,6 @@ PBX, FW, F2B = "stand-in PBX", "firewall ruleset", "fail2ban-server"
 STEPS: tuple[tuple[str, Callable[[Any, Step], None], tuple[str, ...]], ...] = (
     ("a scanner is caught, banned, dropped, explained, unbanned", step_scanner, (PBX, FW, F2B)),
     ("a whitelisted customer is never banned; its offenders are shown", step_customer, (PBX, F2B)),
-    ("blacklist, countries and carriers are enforced", step_lists, (PBX, FW)),
+    ("blacklist, feeds, countries and carriers are enforced", step_lists, (PBX, FW)),
     ("TCP flag sanity rules drop crafted packets", step_tcp_flags, (PBX, FW)),
 )
