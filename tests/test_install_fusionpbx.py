@@ -247,3 +247,19 @@ def test_an_existing_config_without_a_token_is_misconfigured(host: tuple[Path, d
     with pytest.raises(Misconfigured, match="event_token"):
         installer.install(root)
     assert snapshot(db) == db0
+
+
+def test_the_installed_copy_can_reinstall_and_uninstall_by_itself(host: tuple[Path, dict[str, str]],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fsguard install` run later from /usr/local/sbin/fsguard (the copy in the scripts dir, no
+    checkout next to it) finds the app and sql/ in its data dir: nothing is planned away."""
+    root, db = host
+    tree0, db0 = tree_state(root, skip=CACHE), snapshot(db)
+    installer.install(root)
+    after = tree_state(root)
+    monkeypatch.setattr(sources, "PKG_DIR", root / "usr/share/freeswitch/scripts/fs_python")
+    assert sources.app_dir() == root / "usr/share/freeswitch/scripts/fs_python/data/fusionpbx_app"
+    again = installer.install(root)
+    assert not again.changed and tree_state(root) == after
+    installer.uninstall(root)
+    assert tree_state(root, skip=CACHE) == tree0 and snapshot(db) == db0

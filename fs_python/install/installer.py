@@ -193,7 +193,7 @@ def install(root: str | Path = "/", *, dry_run: bool = False, force: bool = Fals
     try:
         with store.transaction() if store is not None else contextlib.nullcontext():
             if store is not None:
-                for _version, _name, sql in sqlgen.migrations("pgsql"):
+                for _version, _name, sql in sqlgen.migrations("pgsql") or [(1, "initial", sqlgen.initial("pgsql"))]:
                     for stmt in sqlgen.statements(sql):
                         store.execute(stmt)
                 for rop in row_ops:

@@ -38,8 +38,15 @@ def _tree(src: Path, dest: str) -> list[Desired]:
 
 
 def package(t: Target) -> tuple[list[Desired], list[str]]:
-    """fs_python where mod_python3's embedded interpreter imports from (the scripts dir)."""
-    return _tree(PKG_DIR, f"{t.scripts_dir}/fs_python"), []
+    """fs_python where mod_python3's embedded interpreter imports from (the scripts dir), with the
+    app and sql/ inside its data dir so the installed copy can reinstall, render and upgrade alone."""
+    dest = f"{t.scripts_dir}/fs_python"
+    files = _tree(PKG_DIR, dest)
+    have = {d.path for d in files}
+    for src, sub in ((app_dir(), "fusionpbx_app"), (PKG_DIR.parent / "sql", "sql")):
+        if src.is_dir() and src != PKG_DIR / "data" / sub:
+            files += [d for d in _tree(src, f"{dest}/data/{sub}") if d.path not in have]
+    return files, []
 
 
 def fusion_app(t: Target) -> tuple[list[Desired], list[str]]:
