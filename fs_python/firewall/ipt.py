@@ -21,7 +21,7 @@ from fs_python.firewall import FirewallError, run
 from fs_python.firewall.bans import IPSET_SETS, ipset_ensure_sets
 from fs_python.firewall.ruleset import NetSet, Rule, Ruleset
 
-CHAIN, SIP = "FSGUARD", "FSGUARD-SIP"
+CHAIN, SIP, TCP = "FSGUARD", "FSGUARD-SIP", "FSGUARD-TCP"
 PREFIX = "fsguard-"
 
 
@@ -70,12 +70,14 @@ def _rule(r: Rule, rs: Ruleset, fam: int) -> list[str]:
     if r.family not in (None, fam):
         return []
     if r.kind == "sanity":
-        return [f"-A {CHAIN} -p tcp --tcp-flags {r.mask} {r.comp} {c} -j DROP"]
+        return [f"-A {TCP} -p tcp --tcp-flags {r.mask} {r.comp} {c} -j DROP"]
     if r.kind == "newnosyn":
-        return [f"-A {CHAIN} -p tcp -m multiport ! --dports {_mp(rs.management_ports)} ! --syn "
+        return [f"-A {TCP} -p tcp -m multiport ! --dports {_mp(rs.management_ports)} ! --syn "
                 f"-m conntrack --ctstate NEW {c} -j DROP"]
     if r.kind == "mgmt":
-        out = [f"-A {CHAIN} -p tcp -m multiport --dports {_mp(rs.management_ports)} {c} -j RETURN"]
+        out = []
+        if rs.protected_ports is None:
+            out.append(f"-A {CHAIN} -p tcp -m multiport --dports {_mp(rs.management_ports)} {c} -j RETURN")
         for proto in rs.protocols:
             if rs.protected_ports is None:
                 out.append(f'-A {CHAIN} -p {proto} -m comment --comment "fsguard: protected (all)" -j {SIP}')
@@ -100,10 +102,12 @@ def _rule(r: Rule, rs: Ruleset, fam: int) -> list[str]:
 
 
 def render_rules(rs: Ruleset, fam: int, *, add_jump: bool) -> str:
-    out = ["*filter", f":{CHAIN} - [0:0]", f":{SIP} - [0:0]"]
+    out = ["*filter", f":{CHAIN} - [0:0]", f":{SIP} - [0:0]", f":{TCP} - [0:0]"]
     if add_jump:
         out.append(f"-I INPUT 1 -j {CHAIN}")
     out.append(f'-A {CHAIN} -i lo -m comment --comment "fsguard: loopback" -j RETURN')
+    # the TCP sanity rules sit behind one jump: UDP (most SIP) never walks them
+    out.append(f'-A {CHAIN} -p tcp -m comment --comment "fsguard: tcp sanity" -j {TCP}')
     for r in rs.input_rules:
         out += _rule(r, rs, fam)
     for r in rs.sip_rules:
@@ -168,10 +172,10 @@ def remove(netns: str | None) -> bool:
         while has_jump(fam, netns):
             run([_tool(fam), "-w", "-D", "INPUT", "-j", CHAIN], netns=netns)
             found = True
-        for chain in (CHAIN, SIP):
+        for chain in (CHAIN, SIP, TCP):
             if run([_tool(fam), "-w", "-F", chain], netns=netns, check=False).returncode == 0:
                 found = True
-        for chain in (CHAIN, SIP):
+        for chain in (CHAIN, SIP, TCP):
             run([_tool(fam), "-w", "-X", chain], netns=netns, check=False)
     for name in sorted(existing_sets(netns)):
         if name.startswith(PREFIX):
@@ -183,7 +187,7 @@ def remove(netns: str | None) -> bool:
 def counters(netns: str | None) -> list[dict[str, Any]]:
     out = []
     for fam in (4, 6):
-        for chain in (CHAIN, SIP):
+        for chain in (CHAIN, TCP, SIP):
             proc = run([_tool(fam), "-w", "-L", chain, "-v", "-x", "-n"], netns=netns, check=False)
             for line in proc.stdout.splitlines()[2:]:
                 parts = line.split()

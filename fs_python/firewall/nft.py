@@ -39,6 +39,13 @@ def _elements(s: NetSet, sample: int | None = None) -> str:
 def _set_def(s: NetSet, sample: int | None = None) -> str:
     typ = "ipv4_addr" if s.family == 4 else "ipv6_addr"
     flags = " flags interval;" if s.interval else ""
+    if not s.interval and len(s):
+        # a size lets the kernel pick its fixed-size hash (nft_hash_fast for IPv4) over the
+        # resizable rhashtable: a cheaper lookup on every packet to the SIP ports
+        size = 1024
+        while size < 2 * len(s):
+            size *= 2
+        flags = f" size {size};"
     body = _elements(s, sample)
     elems = f" elements = {{ {body} }}" if body else ""
     return f"\tset {s.name} {{ type {typ};{flags}{elems} }}\n"
@@ -62,10 +69,12 @@ def _rule(r: Rule, rs: Ruleset) -> list[str]:
         return [f"tcp dport != {_portset(rs.management_ports)} tcp flags & (fin|syn|rst|ack) != syn "
                 f"ct state new counter drop {c}"]
     if r.kind == "mgmt":
-        out = [f"tcp dport {_portset(rs.management_ports)} counter return {c}"]
+        out = []
         if rs.protected_ports is None:
+            out.append(f"tcp dport {_portset(rs.management_ports)} counter return {c}")
             out.append(f'meta l4proto {protos} counter jump sip comment "fsguard: protected (all ports)"')
         else:
+            # management ports are never among the protected ones (checked when building)
             out.append(f"meta l4proto {protos} th dport {_portset(rs.protected_ports)} counter jump sip "
                        'comment "fsguard: protected ports"')
         return out
@@ -97,8 +106,15 @@ def render(rs: Ruleset, existing: dict[str, list[str]] | None = None, *, sample:
     out += [_set_def(s, sample) for s in rs.sets.values()]
     out.append(f"\tchain input {{\n\t\ttype filter hook input priority {rs.priority}; policy accept;\n")
     out.append('\t\tiifname "lo" counter return comment "fsguard: loopback"\n')
+    # the TCP sanity rules sit behind one jump: UDP (most SIP) never walks them
+    out.append('\t\tmeta l4proto tcp counter jump tcpcheck comment "fsguard: tcp sanity"\n')
     for r in rs.input_rules:
-        out += [f"\t\t{line}\n" for line in _rule(r, rs)]
+        if r.kind not in ("sanity", "newnosyn"):
+            out += [f"\t\t{line}\n" for line in _rule(r, rs)]
+    out.append("\t}\n\tchain tcpcheck {\n")
+    for r in rs.input_rules:
+        if r.kind in ("sanity", "newnosyn"):
+            out += [f"\t\t{line}\n" for line in _rule(r, rs)]
     out.append("\t}\n\tchain sip {\n")
     for r in rs.sip_rules:
         out += [f"\t\t{line}\n" for line in _rule(r, rs)]

@@ -146,18 +146,16 @@ def build(cfg: Any, data: PerimeterData) -> Ruleset:
     rin.append(Rule("newnosyn", comment="new tcp connection without SYN"))
     rin.append(Rule("mgmt", comment="management ports are never filtered"))
     rsip: list[Rule] = []
+    warnings = list(data.warnings)
+    # grouped by family: an IPv4 packet fails the IPv6 rules on the family check alone
     for fam in (4, 6):
         rsip.append(Rule("ban", fam, f"ban{fam}", "fail2ban ban"))
-    for fam in (4, 6):
         rsip.append(Rule("accept", fam, f"allow{fam}", "admin whitelist"))
         rsip.append(Rule("accept", fam, f"carrier{fam}", "carrier"))
-    for fam in (4, 6):
         rsip.append(Rule("drop", fam, f"deny{fam}", "admin blacklist"))
         rsip.append(Rule("drop", fam, f"feed{fam}", "block-list feed"))
         rsip.append(Rule("drop", fam, f"feednet{fam}", "block-list feed network"))
-    warnings = list(data.warnings)
-    if data.country_active:
-        for fam in (4, 6):
+        if data.country_active:
             if sets[f"country{fam}"].nets:
                 rsip.append(Rule("country", fam, f"country{fam}", "outside allowed countries"))
             else:
