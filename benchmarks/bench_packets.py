@@ -60,8 +60,10 @@ class Pair:
     def flood(self, seconds: float) -> float:
         before = self.counted()
         t = time.perf_counter()
-        p = subprocess.Popen(["ip", "netns", "exec", self.client.name, "hping3", "--udp", "--flood", "-q", "-k", "-s", "5060",
-                              "-p", "5060", "-d", "64", PBX], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # one flow 5060 -> 5060, as SIP traffic is (hping3 would otherwise change source port per packet)
+        p = subprocess.Popen(["ip", "netns", "exec", self.client.name, "hping3", "--udp", "--flood", "-q", "-k",
+                              "-s", "5060", "-p", "5060", "-d", "64", PBX],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(seconds)
         p.terminate()
         p.wait()

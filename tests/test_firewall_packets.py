@@ -158,7 +158,8 @@ def test_broken_feed_keeps_previous_state(world: World) -> None:
 def test_failed_load_keeps_previous_state(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     if world.cfg.get("firewall", "backend") == "nftables":
         real = nft.render
-        monkeypatch.setattr(nft, "render", lambda rs, ex=None, **kw: real(rs, ex, **kw) + "add rule inet fsguard sip bogus\n")
+        monkeypatch.setattr(nft, "render",
+                            lambda rs, ex=None, **kw: real(rs, ex, **kw) + "add rule inet fsguard sip bogus\n")
     else:
         real_rules = ipt.render_rules
         monkeypatch.setattr(ipt, "render_rules",
