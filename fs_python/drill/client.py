@@ -16,6 +16,11 @@ from fs_python.drill import sip
 USER_AGENT = "fsguard-drill/1"
 
 
+def host(ip: str) -> str:
+    """An address as a SIP URI host (IPv6 in brackets)."""
+    return f"[{ip}]" if ":" in ip else ip
+
+
 class Agent:
     def __init__(self, sock: socket.socket, server_ip: str, *, timeout: float = 0.8) -> None:
         self.sock = sock
@@ -32,13 +37,13 @@ class Agent:
         self.cseq += 1
         msg = sip.Message(f"{method} {ruri} SIP/2.0")
         msg.headers = [
-            ("via", f"SIP/2.0/UDP {self.local_ip}:{self.local_port};branch={sip.new_branch()};rport"),
+            ("via", f"SIP/2.0/UDP {host(self.local_ip)}:{self.local_port};branch={sip.new_branch()};rport"),
             ("max-forwards", "70"),
             ("from", f"<{from_uri}>;tag={sip.new_tag()}"),
             ("to", f"<{to_uri}>"),
             ("call-id", call_id),
             ("cseq", f"{self.cseq} {method}"),
-            ("contact", f"<sip:{sip.uri_parts(from_uri)[0] or 'drill'}@{self.local_ip}:{self.local_port}>"),
+            ("contact", f"<sip:{sip.uri_parts(from_uri)[0] or 'drill'}@{host(self.local_ip)}:{self.local_port}>"),
             ("user-agent", USER_AGENT),
         ]
         msg.headers.extend(extra or [])
@@ -87,8 +92,8 @@ class Agent:
     # -- what the drill does ------------------------------------------------------------------
     def options(self, port: int) -> int | None:
         """Status of an OPTIONS ping, None when dropped."""
-        host = f"{self.server_ip}:{port}"
-        req = self._request("OPTIONS", f"sip:{host}", f"sip:probe@{self.local_ip}", f"sip:{host}",
+        target = f"{host(self.server_ip)}:{port}"
+        req = self._request("OPTIONS", f"sip:{target}", f"sip:probe@{host(self.local_ip)}", f"sip:{target}",
                             secrets.token_hex(8))
         resp = self.transact(req, port)
         return resp.status if resp else None
@@ -118,14 +123,14 @@ class Agent:
         call_id = secrets.token_hex(8)
         sdp = ""  # an empty offer: the stand-in and FreeSWITCH's public context never get that far
         codes: list[int | None] = []
-        req = self._request("INVITE", ruri, f"sip:{user}@{self.local_ip}", ruri, call_id)
+        req = self._request("INVITE", ruri, f"sip:{user}@{host(self.local_ip)}", ruri, call_id)
         req.body = sdp
         resp = self.transact(req, port)
         codes.append(resp.status if resp else None)
         if resp is None or resp.status != 407 or password is None:
             return codes
         auth = sip.authorization(resp.get("proxy-authenticate") or "", user, password, "INVITE", ruri)
-        req = self._request("INVITE", ruri, f"sip:{user}@{self.local_ip}", ruri, call_id,
+        req = self._request("INVITE", ruri, f"sip:{user}@{host(self.local_ip)}", ruri, call_id,
                             [("proxy-authorization", auth)])
         resp = self.transact(req, port)
         codes.append(resp.status if resp else None)

@@ -162,7 +162,7 @@ served_domains = {DOMAIN}
         directory = Directory({DOMAIN: {self.users.customer: self.users.customer_password,
                                         **{u: self.users.other_password for u in self.users.others}}})
         self.pbx = StandInPBX(self.fslog, directory, bind_ip=self.topo.pbx_ip, netns=self.topo.pbx_ns,
-                              hooks=self.hooks)
+                              hooks=self.hooks, bind_ip6=self.topo.pbx_ip6)
         self.pbx.start()
         time.sleep(0.2)  # a monitor that failed to import or start has ended by now
         monitor = getattr(self.hooks, "monitor_alive", lambda: False)()

@@ -33,6 +33,9 @@ CLONE_NEWNET = 0x40000000
 
 PBX_IP = "198.18.0.1"
 PREFIX = 15
+PBX_IP6 = "2001:db8:18::1"  # documentation range (RFC 3849); the PBX side of the veth
+PREFIX6 = 64
+ROLES6: dict[str, str] = {"scanner6": "2001:db8:18::10", "clean6": "2001:db8:18::70"}
 ROLES: dict[str, str] = {
     "scanner": "198.18.1.10",
     "customer": "198.18.2.20",
@@ -115,6 +118,8 @@ class Topology:
     pbx_ip: str = PBX_IP  # where the drill's SIP goes (real mode: FreeSWITCH's own address)
     gateway_ip: str = PBX_IP  # the PBX-side veth address
     roles: dict[str, str] = field(default_factory=lambda: dict(ROLES))
+    roles6: dict[str, str] = field(default_factory=lambda: dict(ROLES6))
+    pbx_ip6: str | None = PBX_IP6  # None: no IPv6 (real-host mode)
 
     @property
     def net_ns(self) -> str:
@@ -152,6 +157,13 @@ class Topology:
         ip_cmd(["ip", "link", "set", self.veth_pbx, "up"], netns=self.pbx_ns)
         for addr in self.roles.values():
             ip_cmd(["ip", "addr", "add", f"{addr}/{PREFIX}", "dev", self.veth_net], netns=self.net_ns)
+        if self.pbx_ip6 and not self.host_mode:
+            # nodad: usable at once (duplicate address detection would delay it by a second or two)
+            ip_cmd(["ip", "-6", "addr", "add", f"{self.pbx_ip6}/{PREFIX6}", "dev", self.veth_pbx, "nodad"],
+                   netns=self.pbx_ns)
+            for addr in self.roles6.values():
+                ip_cmd(["ip", "-6", "addr", "add", f"{addr}/{PREFIX6}", "dev", self.veth_net, "nodad"],
+                       netns=self.net_ns)
         ip_cmd(["ip", "link", "set", self.veth_net, "up"], netns=self.net_ns)
         if self.host_mode:  # FreeSWITCH listens on the host's own address: route there via the veth
             ip_cmd(["ip", "route", "add", "default", "via", self.gateway_ip], netns=self.net_ns)
@@ -162,5 +174,6 @@ class Topology:
         return (["ip", "netns", "exec", ns] if ns else []) + list(argv)
 
     def udp(self, role: str, port: int = 0) -> socket.socket:
-        s = socket_in(self.net_ns, socket.AF_INET, socket.SOCK_DGRAM, (self.roles[role], port))
-        return s
+        if role in self.roles6:
+            return socket_in(self.net_ns, socket.AF_INET6, socket.SOCK_DGRAM, (self.roles6[role], port))
+        return socket_in(self.net_ns, socket.AF_INET, socket.SOCK_DGRAM, (self.roles[role], port))

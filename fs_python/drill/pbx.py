@@ -56,7 +56,8 @@ class CallInfo:
 
     @property
     def channel(self) -> str:
-        return f"sofia/{self.profile}/{self.from_user}@{self.network_ip}:{self.network_port}"
+        ip = f"[{self.network_ip}]" if ":" in self.network_ip else self.network_ip  # a URL host
+        return f"sofia/{self.profile}/{self.from_user}@{ip}:{self.network_port}"
 
 
 class Hooks:
@@ -81,10 +82,12 @@ class Directory:
 
 class StandInPBX:
     def __init__(self, log: FsLog, directory: Directory, *, bind_ip: str, netns: str | None,
-                 hooks: Hooks | None = None, ports: dict[str, int] | None = None, tcp: bool = True) -> None:
+                 hooks: Hooks | None = None, ports: dict[str, int] | None = None, tcp: bool = True,
+                 bind_ip6: str | None = None) -> None:
         self.log = log
         self.directory = directory
         self.bind_ip = bind_ip
+        self.bind_ip6 = bind_ip6
         self.netns = netns
         self.hooks = hooks or Hooks()
         self.ports = dict(ports or PROFILES)
@@ -101,19 +104,24 @@ class StandInPBX:
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
+        for fam, addr in ((socket.AF_INET, self.bind_ip), (socket.AF_INET6, self.bind_ip6)):
+            if addr:
+                self._bind(fam, addr)
+        self._thread = threading.Thread(target=self._loop, name="standin-pbx", daemon=True)
+        self._thread.start()
+
+    def _bind(self, fam: int, addr: str) -> None:
         for profile, port in self.ports.items():
-            u = socket_in(self.netns, socket.AF_INET, socket.SOCK_DGRAM, (self.bind_ip, port))
+            u = socket_in(self.netns, fam, socket.SOCK_DGRAM, (addr, port))
             u.setblocking(False)
             self._socks.append(u)
             self._sel.register(u, selectors.EVENT_READ, ("udp", profile))
             if self.tcp:
-                t = socket_in(self.netns, socket.AF_INET, socket.SOCK_STREAM, (self.bind_ip, port))
+                t = socket_in(self.netns, fam, socket.SOCK_STREAM, (addr, port))
                 t.listen(16)
                 t.setblocking(False)
                 self._socks.append(t)
                 self._sel.register(t, selectors.EVENT_READ, ("listen", profile))
-        self._thread = threading.Thread(target=self._loop, name="standin-pbx", daemon=True)
-        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -150,9 +158,10 @@ class StandInPBX:
                     self.log.record("ERR", "sofia.c:2277", f"stand-in: {type(exc).__name__}: {exc}")
 
     def _udp(self, sock: socket.socket, profile: str) -> None:
-        data, (ip, port) = sock.recvfrom(sip.MAX_MESSAGE)
+        data, addr = sock.recvfrom(sip.MAX_MESSAGE)
+        ip, port = addr[0], addr[1]
         for out in self.handle(data, ip, port, profile, "udp"):
-            sock.sendto(out.encode(), (ip, port))
+            sock.sendto(out.encode(), addr)
 
     def _tcp(self, conn: socket.socket, profile: str) -> None:
         chunk = conn.recv(sip.MAX_MESSAGE)

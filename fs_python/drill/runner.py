@@ -71,7 +71,8 @@ def run_drill(*, simulate: bool = True, backend: str = "nftables", steps: tuple[
         report.untested = [
             "FreeSWITCH itself: a stand-in answers as 1.10.12 does (reference samples), fs_python's real "
             "monitor and not-found handler run behind it through the stand-in freeswitch module",
-            "IPv6 sources, TLS/WebSocket transports and fail2ban's journald backend",
+            "IPv6 beyond the scanner (lists, countries, carriers and TCP flags are probed over IPv4), "
+            "TLS/WebSocket transports and fail2ban's journald backend",
         ]
     else:
         report.untested = ["real-host mode has never run against a real FreeSWITCH (none can run where "

@@ -14,7 +14,7 @@ from typing import Any
 
 from fs_python import eventline
 from fs_python.drill import deps
-from fs_python.drill.client import Agent
+from fs_python.drill.client import Agent, host
 from fs_python.drill.env import SimEnv
 from fs_python.drill.report import Step, StepAbort
 
@@ -138,6 +138,39 @@ def step_scanner(env: SimEnv, step: Step) -> None:
     rows = deps.ban_rows(env.cfg, ip)
     step.check("the unban is recorded", bool(rows) and all(r.get("ban_status") == "unbanned" for r in rows),
                f"ban rows: {[(r.get('jail'), r.get('ban_status'), r.get('unban_reason')) for r in rows]}")
+    check_ipv6_scanner(env, step)
+
+
+def check_ipv6_scanner(env: SimEnv, step: Step) -> None:
+    """The same chain for an IPv6 source: evidence, ban in the IPv6 set, dropped, unbanned."""
+    if env.topo.pbx_ip6 is None or env.mode != "simulate":
+        return
+    ip6, server = env.topo.roles6["scanner6"], env.topo.pbx_ip6
+    a = Agent(env.topo.udp("scanner6"), server)
+    try:
+        codes = [a.invite(n, 5080, host(server))[-1] for n in SCAN_NUMBERS[:3]]
+    finally:
+        a.close()
+    ok, took = wait_for(lambda: deps.is_banned(env.cfg, ip6, env.topo.pbx_ns), BAN_WAIT, 0.05)
+    control = _options(env, "clean6", server, 5060)
+    dropped = [p for p in (5060, 5080) if _options(env, "scanner6", server, p) is None]
+    step.check("an IPv6 scanner is caught, banned and dropped too",
+               ok and control == 200 and dropped == [5060, 5080] and _prefix_then_dropped(codes)
+               and codes[0] == 404 and events_for(env, ip6).get("not-found", 0) >= 2,
+               f"{ip6}: INVITEs {codes}; event lines {events_for(env, ip6)}; in the IPv6 ban set: {ok}; "
+               f"clean IPv6 address answered: {control == 200}; dropped on {dropped}", took)
+    rc, out = deps.fsguard_cli(env.cfg, "unban", ip6)
+    back = _options(env, "scanner6", server, 5060) == 200
+    step.check("an IPv6 unban restores it", rc == 0 and back and not deps.is_banned(env.cfg, ip6, env.topo.pbx_ns),
+               f"`fsguard unban {ip6}`: exit {rc}; answered again: {back}")
+
+
+def _options(env: SimEnv, role: str, server: str, port: int) -> int | None:
+    a = Agent(env.topo.udp(role), server)
+    try:
+        return a.options(port)
+    finally:
+        a.close()
 
 
 def _prefix_then_dropped(codes: list[int | None]) -> bool:
