@@ -198,3 +198,11 @@ def test_why_offenders_unban_commands(tmp_path: Path) -> None:
     un = _fsguard(cfg.path, "unban", "198.51.100.9")
     assert un.returncode == 0 and "evidence rows closed: 1" in un.stdout
     assert _fsguard(cfg.path, "unban", "198.51.100.9").returncode == 3  # nothing left to lift
+
+
+def test_service_once_reports_a_missing_fail2ban_and_keeps_going(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, f"socket = {tmp_path / 'none.sock'}\n")
+    proc = _fsguard(cfg.path, "service", "--once")
+    assert proc.returncode == 9, proc.stdout + proc.stderr  # Exit.FAIL2BAN_ERROR
+    assert "ignore sync" in proc.stdout and "not reachable" in proc.stdout
+    assert (tmp_path / "fs.log").exists()  # the log fail2ban 1.0.2 needs is ensured every tick
