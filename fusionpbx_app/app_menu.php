@@ -13,6 +13,5 @@
 		$apps[$x]['menu'][$y]['path'] = '/app/fsguard/fsguard_dashboard.php';
 		$apps[$x]['menu'][$y]['order'] = '60';
 		$apps[$x]['menu'][$y]['groups'][] = 'superadmin';
-		$apps[$x]['menu'][$y]['groups'][] = 'admin';
 
 ?>

@@ -57,13 +57,14 @@ def test_install_second_run_and_uninstall_restore_everything(host: tuple[Path, d
                  "where uuid = %(u)s", {"u": appdef.MENU_ITEM_UUID})
     assert [(p, link) for p, link, _ in item] == [(status[0][0], appdef.MENU_PATH)]
     assert sorted(r[0] for r in q(db, "select group_name from v_menu_item_groups where menu_item_uuid = %(i)s",
-                                   {"i": item[0][2]})) == ["admin", "superadmin"]
+                                   {"i": item[0][2]})) == ["superadmin"]
     assert len(q(db, "select 1 from v_menu_languages where menu_item_uuid = %(i)s", {"i": item[0][2]})) >= 3
     # permissions granted to groups found by name, with those groups' real uuids
     grants = q(db, "select gp.permission_name, gp.group_name from v_group_permissions gp "
                    "join v_groups g on g.group_uuid = gp.group_uuid and g.group_name = gp.group_name")
-    assert ("fsguard_view", "admin") in grants and ("fsguard_list_edit", "superadmin") in grants
-    assert ("fsguard_list_edit", "admin") not in grants
+    assert ("fsguard_view", "superadmin") in grants and ("fsguard_list_edit", "superadmin") in grants
+    # system-wide data: a tenant's admin gets nothing unless the operator grants it
+    assert not [g for g in grants if g[1] != "superadmin"]
     assert {t for (t,) in q(db, "select table_name from information_schema.tables where table_name like "
                                "'v_fsguard_%%'")} == {"v_fsguard_bans", "v_fsguard_list_entries", "v_fsguard_offenders",
                                                       "v_fsguard_feeds", "v_fsguard_events", "v_fsguard_actions"}

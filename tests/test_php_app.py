@@ -86,6 +86,14 @@ def app(tmp_path: Path, fusion_db: dict[str, str]) -> App:  # noqa: F811
     return a
 
 
+def grant(app: App, group: str, *permissions: str) -> None:
+    """What an operator does in Group Manager: give a tenant's group single fsguard permissions."""
+    for perm in permissions:
+        app.q("insert into v_group_permissions (group_permission_uuid, permission_name, permission_assigned, "
+              "permission_protected, group_name, group_uuid) select gen_random_uuid(), %(p)s, 'true', 'false', "
+              "group_name, group_uuid from v_groups where group_name = %(g)s", {"p": perm, "g": group})
+
+
 def seed(app: App) -> None:
     now = time.time()
     q = app.q
@@ -205,7 +213,16 @@ def test_users_without_the_permission_are_refused(app: App) -> None:
         out = app.render(page, groups="user")
         assert out.strip() == "access denied", page
         assert app.render(page, groups=None).strip() == "login required"
-    # admin may view lists but not edit them (fsguard_list_edit is superadmin's only)
+    # by default a tenant's admin sees nothing of this system-wide data
+    assert app.render("fsguard_dashboard.php", groups="admin").strip() == "access denied"
+    # granted view rights only: may look, may not edit, refresh or unban
+    grant(app, "admin", "fsguard_view", "fsguard_list_view", "fsguard_feed_view")
+    dash = app.render("fsguard_dashboard.php", groups="admin")
+    assert "203.0.113.77" in dash and "Unban" not in dash and "Whitelist</button>" not in dash
+    tok = app.token(app.render("fsguard_dashboard.php"))  # a valid token (the page shows admin no form)
+    assert app.render("fsguard_dashboard.php", groups="admin", post={"action": "unban", "ip_address": "203.0.113.77",
+                                                                     **tok}).strip() == "access denied"
+    assert app.q("select count(*) from v_fsguard_actions") == [(0,)]
     page = app.render("fsguard_lists.php", groups="admin")
     assert "192.0.2.0/24" in page and "fsguard_add" not in page
     out = app.render("fsguard_lists.php", groups="admin", post={"action": "add", "list_name": "allow",
@@ -218,6 +235,7 @@ def test_users_without_the_permission_are_refused(app: App) -> None:
 
 def test_unban_and_whitelist_go_through_the_queue_to_the_service(app: App) -> None:
     seed(app)
+    grant(app, "admin", "fsguard_view", "fsguard_unban", "fsguard_whitelist_add")
     dash = app.render("fsguard_dashboard.php", groups="admin")
     tok = app.token(dash)
     app.render("fsguard_dashboard.php", groups="admin", post={"action": "unban", "ip_address": "203.0.113.77", **tok})

@@ -23,7 +23,10 @@ MENU_ITEM_UUID = "e6b0d9a1-3c2f-4e8b-b7d5-9f1a2c3e4d50"  # our app_menu.php uuid
 MENU_PATH = "/app/fsguard/fsguard_dashboard.php"
 MENU_ICON = "fa-solid fa-shield-halved"
 MENU_ORDER = 60
-MENU_GROUPS = ("superadmin", "admin")
+# Bans, whitelists and registrations are system-wide (every tenant's addresses and users), so by
+# default only superadmin sees them, as with FusionPBX's own Event Guard. Grant a tenant's admin
+# group single permissions (e.g. fsguard_view, fsguard_unban) in Group Manager if wanted.
+MENU_GROUPS = ("superadmin",)
 MENU_TITLES = {
     "en-us": "SIP Guard",
     "de-de": "SIP-Schutz",
@@ -33,14 +36,14 @@ MENU_TITLES = {
 
 # permission name -> groups that get it. Every page checks one of these; every root action too.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "fsguard_view": ("superadmin", "admin"),
-    "fsguard_unban": ("superadmin", "admin"),
-    "fsguard_whitelist_add": ("superadmin", "admin"),
-    "fsguard_list_view": ("superadmin", "admin"),
+    "fsguard_view": ("superadmin",),
+    "fsguard_unban": ("superadmin",),
+    "fsguard_whitelist_add": ("superadmin",),
+    "fsguard_list_view": ("superadmin",),
     "fsguard_list_edit": ("superadmin",),
-    "fsguard_feed_view": ("superadmin", "admin"),
+    "fsguard_feed_view": ("superadmin",),
     "fsguard_feed_refresh": ("superadmin",),
-    "fsguard_registration_view": ("superadmin", "admin"),
+    "fsguard_registration_view": ("superadmin",),
     "fsguard_firewall_apply": ("superadmin",),
 }
 
