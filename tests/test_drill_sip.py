@@ -194,3 +194,27 @@ def test_digest_roundtrip_and_rejection() -> None:
     assert sip.check_authorization(params, "pw", "REGISTER")
     assert not sip.check_authorization(params, "other", "REGISTER")
     assert not sip.check_authorization(params, "pw", "INVITE")
+
+
+def test_ipv6_register_and_invite(tmp_path: Path) -> None:
+    log = FsLog(tmp_path / "freeswitch.log")
+    hooks = Recorder()
+    ports = {"internal": free_port(), "external": free_port()}
+    p = StandInPBX(log, Directory({"[::1]": {"1000": "pw"}}), bind_ip="127.0.0.1", bind_ip6="::1", netns=None,
+                   hooks=hooks, ports=ports)
+    p.start()
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind(("::1", 0))
+        a = Agent(s, "::1", timeout=1.0)
+        assert a.options(ports["internal"]) == 200
+        assert a.register("1000", "[::1]", "bad", ports["internal"]) == [401, 403]
+        assert a.invite("999", ports["external"], "[::1]") == [404]
+        a.close()
+    finally:
+        p.stop()
+        log.close()
+    assert hooks.events[-1][1]["network-ip"] == "::1"
+    assert hooks.calls[0].channel.startswith("sofia/external/scanner@[::1]:")
+    assert "SIP auth failure (REGISTER) on sofia profile 'internal' for [1000@[::1]] from ip ::1" in \
+        (tmp_path / "freeswitch.log").read_text()
