@@ -43,6 +43,10 @@ class FsBridge(Hooks):
         self.harness.pyrun(MONITOR)
         self.monitor_started = True
 
+    def api(self, command: str) -> str:
+        """``fs_cli -x "python <command>"`` against the stand-in: what fs_cli would print."""
+        return self.harness.api(command)
+
     def monitor_alive(self) -> bool:
         return any(t.is_alive() for t in self.harness.threads)
 

@@ -199,6 +199,13 @@ served_domains = {DOMAIN}
         finally:
             store.close()
 
+    def fs_api(self, command: str) -> str:
+        """``fs_cli -x "python <command>"`` as an operator types it (here: into the stand-in)."""
+        api = getattr(self.hooks, "api", None)
+        if api is None:
+            raise RuntimeError("the stand-in PBX has no mod_python3 (fakefs) behind it")
+        return str(api(command))
+
     def service_tick_wait(self, ticks: int = 2) -> None:
         """Let the service loop run ``ticks`` more ticks (it ticks every 0.5 s)."""
         time.sleep(0.5 * ticks + 0.1)

@@ -119,6 +119,9 @@ class HostEnv:
         deps.drop_packets(self.cfg, None)  # raises when fsguard's table/chains are not there
         return f"{backend}: fsguard's rules loaded"
 
+    def fs_api(self, command: str) -> str:
+        return fs_cli("python", command)
+
     def service_tick_wait(self, ticks: int = 2) -> None:
         time.sleep(5.0 * ticks + 0.5)  # the installed `fsguard service` ticks every 5 s
 

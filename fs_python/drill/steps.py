@@ -228,6 +228,9 @@ def step_customer(env: SimEnv, step: Step, failures: int = 12) -> None:
         ok, took = wait_for(lambda: deps.whitelisted(env.cfg, ip)[0], 5.0)
         step.check("its address is whitelisted" + (" as a registered customer" if env.mode != "host" else ""), ok,
                    "; ".join(deps.whitelisted(env.cfg, ip)[1]) or "not whitelisted", took)
+        said = env.fs_api(f"fs_python.api check {ip}").strip()
+        step.check("`fs_cli -x 'python fs_python.api check <ip>'` says why it is trusted",
+                   said.startswith("true "), said[:200])
         # `fsguard service` puts it into fail2ban's own ignore list (no fork per failure).
         ok, took = wait_for(lambda: ip in f2b.ignore_list("fsguard-auth"), 12.0, 0.2)
         step.check("fail2ban ignores it (fsguard service synced the ignore list)", ok,
