@@ -48,6 +48,14 @@ def test_install_rerun_uninstall_plain_freeswitch(tmp_path: Path, layout: str) -
     assert (root / "etc/fsguard/fsguard.conf").stat().st_mode & 0o777 == 0o640
     assert str(scripts.relative_to(root)) in (root / "usr/local/sbin/fsguard").read_text()
 
+    # the SQLite store exists with every fsguard table
+    import sqlite3
+
+    conn = sqlite3.connect(root / "var/lib/fsguard/fsguard.db")
+    names = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
+    conn.close()
+    assert {"v_fsguard_bans", "v_fsguard_actions", "v_fsguard_list_entries"} <= names
+
     after = tree_state(root)
     again = installer.install(root)
     assert not again.changed and tree_state(root) == after
@@ -177,3 +185,18 @@ def test_state_dir_and_config_belong_to_freeswitch_s_group(tmp_path: Path) -> No
     assert state.stat().st_mode & 0o7777 == 0o2775 and state.stat().st_gid == 4242
     conf = root / "etc/fsguard/fsguard.conf"
     assert conf.stat().st_mode & 0o777 == 0o640 and conf.stat().st_gid == 4242
+
+
+def test_failure_at_the_last_step_removes_the_new_store_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fs_python.install import files
+
+    root = freeswitch_tree(tmp_path / "root")
+    before = tree_state(root)
+
+    def broken(self: files.Manifest) -> bytes:
+        raise OSError("no space left on device (injected)")
+
+    monkeypatch.setattr(files.Manifest, "dump", broken)
+    with pytest.raises(OSError, match="injected"):
+        installer.install(root)
+    assert tree_state(root) == before

@@ -264,3 +264,25 @@ def test_the_installed_copy_can_reinstall_and_uninstall_by_itself(host: tuple[Pa
     assert not again.changed and tree_state(root) == after
     installer.uninstall(root)
     assert tree_state(root, skip=CACHE) == tree0 and snapshot(db) == db0
+
+
+def test_uninstall_keep_data_keeps_tables_and_evidence(host: tuple[Path, dict[str, str]]) -> None:
+    root, db = host
+    installer.install(root)
+    conn = connect(db)
+    conn.cursor().execute("insert into v_fsguard_bans (fsguard_ban_uuid, ip_address, ban_status) "
+                          "values (gen_random_uuid(), '203.0.113.9', 'banned')")
+    conn.close()
+    (root / "var/lib/fsguard/registrations.json").write_text('{"version": 1, "registrations": []}')
+    res = installer.uninstall(root, keep_data=True)
+    assert res.tables == []
+    assert q(db, "select ip_address from v_fsguard_bans") == [("203.0.113.9",)]
+    assert (root / "var/lib/fsguard/registrations.json").exists()
+    assert not (root / "var/lib/fsguard/install-manifest.json").exists()
+    # everything else is gone: files, rows, FusionPBX's own not-found back on
+    assert not (root / "var/www/fusionpbx/app/fsguard").exists()
+    assert q(db, "select dialplan_enabled from v_dialplans where app_uuid = %(a)s",
+             {"a": appdef.FUSIONPBX_NOT_FOUND_APP_UUID}) == [(True,)]
+    # a later install finds its tables and data again
+    again = installer.install(root)
+    assert again.tables == [] and q(db, "select count(*) from v_fsguard_bans") == [(1,)]

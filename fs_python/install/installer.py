@@ -207,6 +207,8 @@ def install(root: str | Path = "/", *, dry_run: bool = False, force: bool = Fals
                 if step.status == "failed":
                     raise InstallError(f"fail2ban-client -t failed, nothing installed:\n{step.detail}")
             _state_dir(t, journal)
+            if t.kind == "freeswitch":
+                _sqlite_store(t, journal, res)
             manifest.data["kind"] = t.kind
             manifest.data["rows"] = rows.merge_journal(manifest.data["rows"], row_ops)
             manifest.data["tables_created"] = sorted(set(manifest.data["tables_created"]) | set(tables))
@@ -243,6 +245,26 @@ def _state_dir(t: Target, journal: FileJournal) -> None:
         os.chmod(state, 0o2775)  # noqa: S103  (group = FreeSWITCH only; others read-only)
         if gid is not None and os.geteuid() == 0:
             os.chown(state, 0, gid)
+
+
+def _sqlite_store(t: Target, journal: FileJournal, res: Result) -> None:
+    """Plain FreeSWITCH: the SQLite store with fsguard's tables, made now so a broken state dir shows
+    at install time, not at the service's first tick. Part of the unit: a rollback deletes it."""
+    path = t.r(STATE_DIR) / "fsguard.db"
+    if path.exists():
+        return
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        journal.undo.append((p, None, None))
+    store = Store.sqlite(path)
+    try:
+        with store.transaction():
+            for _version, _name, sql in sqlgen.migrations("sqlite") or [(1, "initial", sqlgen.initial("sqlite"))]:
+                for stmt in sqlgen.statements(sql):
+                    store.execute(stmt)
+    finally:
+        store.close()
+    os.chmod(path, 0o640)
+    res.notes.append(f"created the SQLite store {STATE_DIR}/fsguard.db")
 
 
 def _record(manifest: Manifest, op: FileOp, journal: FileJournal, backups: Path, t: Target) -> None:
