@@ -200,3 +200,12 @@ def test_failure_at_the_last_step_removes_the_new_store_too(tmp_path: Path, monk
     with pytest.raises(OSError, match="injected"):
         installer.install(root)
     assert tree_state(root) == before
+
+
+def test_a_config_fail2ban_cannot_render_is_a_preflight_error(tmp_path: Path) -> None:
+    root = freeswitch_tree(tmp_path / "root")
+    installer.install(root)
+    conf = root / "etc/fsguard/fsguard.conf"
+    conf.write_text(conf.read_text() + "backend = carrier-pigeon\n")  # the file ends with [fail2ban]
+    p = run_cli("install", "--root", str(root))
+    assert p.returncode == 5 and "fail2ban config cannot be rendered" in p.stderr and "backend" in p.stderr

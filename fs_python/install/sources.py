@@ -196,9 +196,18 @@ def _render_dir(t: Target, producer: Callable[[Path], object], dest: str, source
 def fail2ban(t: Target, cfg: object) -> tuple[list[Desired], list[str]]:
     """fsguard's own fail2ban files (filter.d/fsguard-*, jail.d/fsguard.local, action.d/fsguard*)."""
     try:
-        render = importlib.import_module("fs_python.f2b.render").render_config
+        mod = importlib.import_module("fs_python.f2b.render")
+        render = mod.render_config
     except (ImportError, AttributeError):
         return [], ["fail2ban: fs_python.f2b.render is not available in this build: no fail2ban files installed"]
+    render_error: type[Exception] = getattr(mod, "RenderError", ValueError)
+    try:
+        return _fail2ban_files(t, cfg, render)
+    except render_error as exc:
+        raise Misconfigured(f"fail2ban config cannot be rendered: {exc}") from None
+
+
+def _fail2ban_files(t: Target, cfg: object, render: Callable[..., object]) -> tuple[list[Desired], list[str]]:
     with tempfile.TemporaryDirectory(prefix="fsguard-log-") as tmp:
         # The renderer creates a missing log file (fail2ban 1.0.2 will not start without it): hand
         # it a stand-in that exists, so planning and dry runs never touch the host, then put the
