@@ -5,6 +5,11 @@ $text['button-add']['de-de'] = 'Hinzufügen';
 $text['button-add']['fr-fr'] = 'Ajouter';
 $text['button-add']['es-mx'] = 'Agregar';
 
+$text['button-apply']['en-us'] = 'Apply Firewall Now';
+$text['button-apply']['de-de'] = 'Firewall jetzt anwenden';
+$text['button-apply']['fr-fr'] = 'Appliquer le pare-feu';
+$text['button-apply']['es-mx'] = 'Aplicar cortafuegos ahora';
+
 $text['button-delete']['en-us'] = 'Delete';
 $text['button-delete']['de-de'] = 'Löschen';
 $text['button-delete']['fr-fr'] = 'Supprimer';

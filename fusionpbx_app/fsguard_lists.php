@@ -28,8 +28,10 @@
 
 //process a change
 	if ($_SERVER['REQUEST_METHOD'] == 'POST') {
-		//only editors change lists
-			if (!permission_exists('fsguard_list_edit')) {
+		//only editors change lists; applying the firewall has its own permission
+			$action = $_POST['action'] ?? '';
+			$permission = $action == 'apply' ? 'fsguard_firewall_apply' : 'fsguard_list_edit';
+			if (!permission_exists($permission)) {
 				echo "access denied";
 				exit;
 			}
@@ -42,8 +44,16 @@
 				exit;
 			}
 
+		//rebuild the whitelist snapshot and reload the firewall now
+			if ($action == 'apply') {
+				fsguard_enqueue($database, 'firewall_apply');
+				message::add($text['message-queued']);
+				header('Location: fsguard_lists.php');
+				exit;
+			}
+
 		//add an entry
-			if (($_POST['action'] ?? '') == 'add') {
+			if ($action == 'add') {
 				$list_name = in_array($_POST['list_name'] ?? '', ['allow', 'deny'], true) ? $_POST['list_name'] : '';
 				$cidr = (string)($_POST['cidr'] ?? '');
 				$label = (string)($_POST['label'] ?? '');
@@ -102,7 +112,7 @@
 			}
 
 		//delete the checked entries
-			if (($_POST['action'] ?? '') == 'delete') {
+			if ($action == 'delete') {
 				$deleted = 0;
 				foreach ((array)($_POST['entries'] ?? []) as $uuid) {
 					if (is_string($uuid) && is_uuid($uuid)) {
@@ -147,6 +157,15 @@
 //show the content
 	echo "<div class='action_bar' id='action_bar'>\n";
 	echo "	<div class='heading'><b>".escape($text['title-fsguard_lists'])."</b></div>\n";
+	if (permission_exists('fsguard_firewall_apply')) {
+		echo "	<div class='actions'>\n";
+		echo "		<form method='post' style='display: inline;'>\n";
+		echo "			<input type='hidden' name='action' value='apply'>\n";
+		echo "			<input type='hidden' name='".escape($token['name'])."' value='".escape($token['hash'])."'>\n";
+		echo "			<button type='submit' class='btn btn-default'>".escape($text['button-apply'])."</button>\n";
+		echo "		</form>\n";
+		echo "	</div>\n";
+	}
 	echo "	<div style='clear: both;'></div>\n";
 	echo "</div>\n";
 	echo fsguard_tabs($text, 'fsguard_lists.php');

@@ -190,6 +190,11 @@ def test_bad_list_input_shows_an_error_and_saves_nothing(app: App) -> None:
     assert app.q("select action_name, action_status, requested_by from v_fsguard_actions") == [
         ("firewall_apply", "pending", "admin")]
     assert app.messages().get("positive")
+    # Apply Firewall Now (superadmin): one more queued refresh
+    page = app.render("fsguard_lists.php")
+    assert "Apply Firewall Now" in page
+    app.render("fsguard_lists.php", post={"action": "apply", **app.token(page)})
+    assert app.q("select count(*) from v_fsguard_actions where action_name = 'firewall_apply'") == [(2,)]
 
 
 def test_missing_or_wrong_token_is_refused(app: App) -> None:
@@ -228,6 +233,9 @@ def test_users_without_the_permission_are_refused(app: App) -> None:
     out = app.render("fsguard_lists.php", groups="admin", post={"action": "add", "list_name": "allow",
                                                                 "cidr": "198.51.100.1", "label": "x"})
     assert out.strip() == "access denied" and app.q("select count(*) from v_fsguard_list_entries") == [(1,)]
+    assert "Apply Firewall Now" not in page
+    assert app.render("fsguard_lists.php", groups="admin", post={"action": "apply", **app.token(
+        app.render("fsguard_lists.php"))}).strip() == "access denied"
     feeds = app.render("fsguard_feeds.php", groups="admin")
     assert "Refresh Now" not in feeds
     assert app.render("fsguard_feeds.php", groups="admin", post={"action": "refresh"}).strip() == "access denied"
