@@ -92,7 +92,8 @@ class PrivateFail2ban:
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            self.client(["stop"], check=False, timeout=15)
+            if not self.sock.exists() or self.client(["stop"], check=False, timeout=15).returncode != 0:
+                self.proc.terminate()  # not answering yet (interrupted while starting): SIGTERM
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -142,8 +142,8 @@ def _kill(pid: int, start: str | None) -> None:
     if not pid_alive(pid, start):
         return
     os.kill(pid, signal.SIGTERM)
-    # fail2ban-server takes a few seconds to stop cleanly (it unbans and joins its threads).
-    for sig_after in (8.0, 3.0):
+    # Give it 3 s to end cleanly (fail2ban-server unbans and joins its threads), then SIGKILL.
+    for sig_after in (3.0, 3.0):
         deadline = time.monotonic() + sig_after
         while time.monotonic() < deadline:
             try:  # our own child: reap it so it does not linger as a zombie
@@ -153,7 +153,7 @@ def _kill(pid: int, start: str | None) -> None:
             if not pid_alive(pid, start):
                 return
             time.sleep(0.05)
-        if sig_after == 8.0:
+        if pid_alive(pid, start):
             os.kill(pid, signal.SIGKILL)
     raise RuntimeError(f"process {pid} did not end")
 
