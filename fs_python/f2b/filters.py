@@ -131,8 +131,13 @@ _af = SIP auth failure \((?:REGISTER|INVITE)\) on sofia profile '[\w.-]+' for[ ]
 # file: continuation lines are physical lines; journal: one entry per record, newlines escaped
 _nl_file = \n
 _nl_journal = \\n
-_pre_file = ^
+# file: a record follows a newline (a literal first character lets Python's re skip to line starts
+# instead of trying every position: the multi-line search stays as fast as the stock filter), or
+# starts the buffer (\A: tried at one position only). Journal: the entry's own prefix (both equal).
+_pre_file = \n
 _pre_journal = %(journal)s
+_first_file = \A
+_first_journal = %(journal)s
 _sep_file = \n
 _sep_journal = \n%(journal)s
 _end_file = \n(?=<_rs>)
@@ -141,11 +146,19 @@ _last_file = \n(?=<_rs>)
 _last_journal = $
 _notaf_file = (?!<_w><_af>\[(?P=user)@)
 _notaf_journal = (?!\n%(journal)s<_w><_af>\[(?P=user)@)
-_cfu = <_pre_<logtype>><_w>Can't find user \[<F-USER><_usr></F-USER>@<_dom>\] from <_ip>%(cont)s
-failregex = <_cfu><_sep_<logtype>><_w><_af>\[<_usr>@<_dom>\] from ip <_ip2><_last_<logtype>>
-            <_cfu><_end_<logtype>><_notaf_<logtype>>
-            <_pre_<logtype>><_w><_af>\[<F-USER><_usr></F-USER>@<_dom>\] from ip <_ip><_last_<logtype>>
-            <_pre_<logtype>>%(acl)s<_last_<logtype>>
+_cfu = <_w>Can't find user \[<F-USER><_usr></F-USER>@<_dom>\] from <_ip>%(cont)s
+# unknown user: followed by its own auth failure (one failure for both), or by anything else
+_then_af = <_sep_<logtype>><_w><_af>\[<_usr>@<_dom>\] from ip <_ip2><_last_<logtype>>
+_then_other = <_end_<logtype>><_notaf_<logtype>>
+_unknown = <_cfu>(?:<_then_af>|<_then_other>)
+_failure = <_w><_af>\[<F-USER><_usr></F-USER>@<_dom>\] from ip <_ip><_last_<logtype>>
+_acl = %(acl)s<_last_<logtype>>
+failregex = <_pre_<logtype>><_unknown>
+            <_first_<logtype>><_unknown>
+            <_pre_<logtype>><_failure>
+            <_first_<logtype>><_failure>
+            <_pre_<logtype>><_acl>
+            <_first_<logtype>><_acl>
 ignoreregex =
 datepattern = ^(%(date)s )
               ^%(uuid)s (%(date)s )
