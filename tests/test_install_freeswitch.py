@@ -209,3 +209,19 @@ def test_a_config_fail2ban_cannot_render_is_a_preflight_error(tmp_path: Path) ->
     conf.write_text(conf.read_text() + "backend = carrier-pigeon\n")  # the file ends with [fail2ban]
     p = run_cli("install", "--root", str(root))
     assert p.returncode == 5 and "fail2ban config cannot be rendered" in p.stderr and "backend" in p.stderr
+
+
+def test_a_second_installer_at_the_same_time_is_refused(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    root = freeswitch_tree(tmp_path / "root")
+    before = tree_state(root)
+    fd = os.open(root / "etc/freeswitch", os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another fsguard install holds the target
+        with pytest.raises(installer.InstallError, match="another fsguard install"):
+            installer.install(root)
+    finally:
+        os.close(fd)
+    assert tree_state(root) == before

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import configparser
 import contextlib
-import io
+import fcntl
 import os
 import re
 import shutil
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from fs_python.install.files import (
     remove_dirs,
     sha256,
 )
+from fs_python.install.result import InstallError, Result, UserEdited
 from fs_python.install.rows import RowOp
 from fs_python.install.target import (
     FS_LAYOUTS,
@@ -48,48 +49,19 @@ RUNTIME_FILES = ("/etc/fail2ban/jail.d/fsguard.whitelist.local",)
 CONFIG = "/etc/fsguard/fsguard.conf"
 
 
-class InstallError(Exception):
-    """Something failed while applying; everything was rolled back."""
-
-
-class UserEdited(Exception):
-    def __init__(self, result: Result) -> None:
-        super().__init__("; ".join(f"{f['path']}: {f['reason']}" for f in result.files if f["action"] == "conflict"))
-        self.result = result
-
-
-@dataclass
-class Result:
-    action: str
-    kind: str
-    root: str
-    dry_run: bool = False
-    changed: bool = False
-    files: list[dict[str, str]] = field(default_factory=list)
-    rows: list[str] = field(default_factory=list)
-    tables: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    steps: list[dict[str, str]] = field(default_factory=list)
-    diff: str = ""
-
-    def text(self) -> str:
-        out = io.StringIO()
-        verb = "would change" if self.dry_run else "changed"
-        n_files = sum(1 for f in self.files if f["action"] not in ("unchanged", "conflict"))
-        out.write(f"fsguard {self.action} ({self.kind}, root {self.root}): {verb} {n_files} files, "
-                  f"{len(self.rows)} rows, {len(self.tables)} tables\n")
-        if self.dry_run and self.diff:
-            out.write(self.diff)
-        for f in self.files:
-            if f["action"] == "conflict":
-                out.write(f"  ! {f['path']}: {f['reason']}\n")
-        for s in self.steps:
-            out.write(f"  {s['status']:8} {s['name']}" + (f": {s['detail']}" if s["detail"] else "") + "\n")
-        for n in self.notes:
-            out.write(f"  note: {n}\n")
-        if not self.changed and not self.dry_run:
-            out.write("  nothing to do: already installed as planned\n" if self.action == "install" else "")
-        return out.getvalue()
+@contextlib.contextmanager
+def _locked(t: Target) -> Iterator[None]:
+    """One install/uninstall at a time per target: an exclusive flock on the FreeSWITCH conf dir
+    itself (no lock file to leave behind in the tree)."""
+    fd = os.open(t.r(t.conf_dir), os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InstallError(f"another fsguard install or uninstall is running on {t.r(t.conf_dir)}") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _need_root(t: Target, dry_run: bool) -> None:
@@ -169,6 +141,11 @@ def _host(t: Target, real: Path) -> str:
 def install(root: str | Path = "/", *, dry_run: bool = False, force: bool = False) -> Result:
     t = detect(root)
     _need_root(t, dry_run)
+    with _locked(t):
+        return _install(t, dry_run=dry_run, force=force)
+
+
+def _install(t: Target, *, dry_run: bool, force: bool) -> Result:
     desired, notes = _desired(t)
     manifest = Manifest.load(t.r(STATE_DIR))
     backups = t.r(STATE_DIR) / "install-backups"
@@ -305,6 +282,11 @@ def uninstall(root: str | Path = "/", *, dry_run: bool = False, force: bool = Fa
               keep_data: bool = False) -> Result:
     t = detect(root)
     _need_root(t, dry_run)
+    with _locked(t):
+        return _uninstall(t, dry_run=dry_run, force=force, keep_data=keep_data)
+
+
+def _uninstall(t: Target, *, dry_run: bool, force: bool, keep_data: bool) -> Result:
     manifest = Manifest.load(t.r(STATE_DIR))
     if not manifest.exists:
         raise NotInstalled(f"fsguard is not installed here (no {STATE_DIR}/{manifest.path.name})")
