@@ -109,18 +109,24 @@ def main() -> None:
            for _ in range(n_rules)]
     tmp = Path(tempfile.mkdtemp(prefix="fsg4-bench-"))
 
-    def fsguard(backend: str) -> Callable[[Pair], None]:
+    def fsguard(backend: str, extra: str = "") -> Callable[[Pair], None]:
         def setup(pair: Pair) -> None:
             d = tmp / f"{backend}{time.monotonic_ns()}"
             d.mkdir()
-            cfg = make_cfg(d, backend, "http://127.0.0.1:9/unused")
+            cfg = make_cfg(d, backend, "http://127.0.0.1:9/unused", extra)
             engine.apply(cfg, netns=pair.pbx.name, feed_ranges={"bench": ranges})
         return setup
 
+    def conntrack_on(pair: Pair) -> None:
+        pair.pbx.exec("nft", "add table inet fsg4ct; add chain inet fsg4ct c { type filter hook input priority 0; }; "
+                      "add rule inet fsg4ct c ct state new counter")
+
     scenarios: dict[str, Callable[[Pair], None]] = {
         "empty ruleset": lambda pair: None,
+        "empty ruleset + conntrack on": conntrack_on,
         f"fsguard nftables ({n_feed} blocked)": fsguard("nftables"),
         f"fsguard iptables ({n_feed} blocked)": fsguard("iptables"),
+        f"fsguard nftables, new_without_syn=no ({n_feed})": fsguard("nftables", "new_without_syn = no\n"),
         f"one nft rule per IP ({n_rules} rules)": lambda pair: per_ip_nft(pair, ips),
         f"one iptables rule per IP ({n_rules} rules)": lambda pair: per_ip_ipt(pair, ips),
     }
@@ -139,8 +145,12 @@ def main() -> None:
         print(f"{name:<44} {m:>10.0f} pkt/s  ({m / base:.2f}x empty)  runs: {', '.join(f'{x:.0f}' for x in xs)}")
     nft_r = statistics.median(rates[f"fsguard nftables ({n_feed} blocked)"]) / base
     ipt_r = statistics.median(rates[f"fsguard iptables ({n_feed} blocked)"]) / base
+    ct_base = statistics.median(rates["empty ruleset + conntrack on"])
+    stateless = statistics.median(rates[f"fsguard nftables, new_without_syn=no ({n_feed})"]) / base
     print(f"RESULT UDP to 5060 through fsguard with {n_feed} blocked entries: nftables {nft_r:.2f}x, iptables "
-          f"{ipt_r:.2f}x the empty ruleset ({base:.0f} pkt/s); worst {min(nft_r, ipt_r):.2f}x (goal >= 0.9x)")
+          f"{ipt_r:.2f}x the empty ruleset ({base:.0f} pkt/s); vs empty + conntrack (any stateful host) "
+          f"nftables {nft_r * base / ct_base:.2f}x, iptables {ipt_r * base / ct_base:.2f}x; stateless fsguard "
+          f"(new_without_syn=no) {stateless:.2f}x; worst {min(nft_r, ipt_r):.2f}x (goal >= 0.9x)")
 
 
 if __name__ == "__main__":

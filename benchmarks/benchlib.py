@@ -80,7 +80,7 @@ def sh(*argv: str, input: str | None = None, check: bool = True) -> subprocess.C
 def make_cfg(tmp: Path, backend: str, feed_url: str, extra: str = "") -> config.Config:
     p = tmp / f"fsguard-{backend}.conf"
     p.write_text(
-        f"[fsguard]\nstate_dir = {tmp / ('state-' + backend)}\n[firewall]\nbackend = {backend}\n"
+        f"[fsguard]\nstate_dir = {tmp / ('state-' + backend)}\n[firewall]\nbackend = {backend}\n{extra}"
         f"[feeds]\nvoipbl = no\nextra = bench={feed_url}\nretries = 0\n"
-        f"[carriers]\ncidrs = 203.0.113.7\n{extra}")
+        f"[carriers]\ncidrs = 203.0.113.7\n")
     return config.load(p)

@@ -48,7 +48,7 @@ def test_nft_rendering_order_counters_and_scope(tmp_path: Path) -> None:
     lists.add(store, cfg, "allow", "198.51.100.0/24", "office")
     store.close()
     rs, _ = engine.build_ruleset(cfg)
-    text = nft.render(rs, {"chains": ["input", "sip", "old"], "sets": ["ban4", "feed4", "gone"]})
+    text = nft.render(rs, {"chains": ["input", "sip4", "old"], "sets": ["ban4", "feed4", "gone"]})
     assert "delete chain inet fsguard old" in text and "delete set inet fsguard gone" in text
     assert "delete set inet fsguard ban4" not in text  # fail2ban's bans survive a reload
     # nothing outside fsguard's own table
@@ -60,7 +60,7 @@ def test_nft_rendering_order_counters_and_scope(tmp_path: Path) -> None:
     assert rules and all("counter" in r for r in rules)
     sanity = [r for r in rules if "tcp flags" in r]
     assert len(sanity) == 7
-    sip = text[text.index("chain sip {"):]
+    sip = text[text.index("chain sip4 {"):text.index("chain sip6 {")]
     order = [sip.index(k) for k in ("@ban4", "@allow4", "@carrier4", "@feed4", "@feednet4", "@country4",
                                     "not a carrier")]
     assert order == sorted(order)

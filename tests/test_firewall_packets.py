@@ -159,7 +159,7 @@ def test_failed_load_keeps_previous_state(world: World, monkeypatch: pytest.Monk
     if world.cfg.get("firewall", "backend") == "nftables":
         real = nft.render
         monkeypatch.setattr(nft, "render",
-                            lambda rs, ex=None, **kw: real(rs, ex, **kw) + "add rule inet fsguard sip bogus\n")
+                            lambda rs, ex=None, **kw: real(rs, ex, **kw) + "add rule inet fsguard sip4 bogus\n")
     else:
         real_rules = ipt.render_rules
         monkeypatch.setattr(ipt, "render_rules",

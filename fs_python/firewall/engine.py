@@ -75,7 +75,7 @@ class NftBackend(Backend):
 
     def verify(self, netns: str | None) -> bool:
         objs = nft.existing_objects(netns)
-        return "input" in objs["chains"] and "sip" in objs["chains"]
+        return {"input", "sip4", "sip6"} <= set(objs["chains"])
 
     def remove(self, netns: str | None) -> bool:
         return nft.remove(netns)

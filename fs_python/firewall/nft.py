@@ -69,15 +69,15 @@ def _rule(r: Rule, rs: Ruleset) -> list[str]:
         return [f"tcp dport != {_portset(rs.management_ports)} tcp flags & (fin|syn|rst|ack) != syn "
                 f"ct state new counter drop {c}"]
     if r.kind == "mgmt":
-        out = []
+        # one rule sends protected traffic to its family's chain (a single verdict-map lookup, so
+        # an IPv4 packet never walks the IPv6 rules)
+        dispatch = "meta nfproto vmap { ipv4 : jump sip4, ipv6 : jump sip6 }"
         if rs.protected_ports is None:
-            out.append(f"tcp dport {_portset(rs.management_ports)} counter return {c}")
-            out.append(f'meta l4proto {protos} counter jump sip comment "fsguard: protected (all ports)"')
-        else:
-            # management ports are never among the protected ones (checked when building)
-            out.append(f"meta l4proto {protos} th dport {_portset(rs.protected_ports)} counter jump sip "
-                       'comment "fsguard: protected ports"')
-        return out
+            return [f"tcp dport {_portset(rs.management_ports)} counter return {c}",
+                    f'meta l4proto {protos} counter {dispatch} comment "fsguard: protected (all ports)"']
+        # management ports are never among the protected ones (checked when building)
+        return [f"meta l4proto {protos} th dport {_portset(rs.protected_ports)} counter {dispatch} "
+                'comment "fsguard: protected ports"']
     if r.kind == "ban":
         return [f"{_saddr(r.family)} @{r.set_name} counter drop {c}"]
     if r.kind in ("accept", "drop"):
@@ -105,7 +105,7 @@ def render(rs: Ruleset, existing: dict[str, list[str]] | None = None, *, sample:
     out.append(f"table {T} {{\n")
     out += [_set_def(s, sample) for s in rs.sets.values()]
     out.append(f"\tchain input {{\n\t\ttype filter hook input priority {rs.priority}; policy accept;\n")
-    out.append('\t\tiifname "lo" counter return comment "fsguard: loopback"\n')
+    out.append('\t\tiif "lo" counter return comment "fsguard: loopback"\n')
     # the TCP sanity rules sit behind one jump: UDP (most SIP) never walks them
     out.append('\t\tmeta l4proto tcp counter jump tcpcheck comment "fsguard: tcp sanity"\n')
     for r in rs.input_rules:
@@ -115,9 +115,11 @@ def render(rs: Ruleset, existing: dict[str, list[str]] | None = None, *, sample:
     for r in rs.input_rules:
         if r.kind in ("sanity", "newnosyn"):
             out += [f"\t\t{line}\n" for line in _rule(r, rs)]
-    out.append("\t}\n\tchain sip {\n")
-    for r in rs.sip_rules:
-        out += [f"\t\t{line}\n" for line in _rule(r, rs)]
+    for fam in (4, 6):
+        out.append(f"\t}}\n\tchain sip{fam} {{\n")
+        for r in rs.sip_rules:
+            if r.family in (None, fam):
+                out += [f"\t\t{line}\n" for line in _rule(r, rs)]
     out.append("\t}\n}\n")
     return "".join(out)
 

@@ -15,7 +15,8 @@ rendered per backend (``nft.py``, ``ipt.py``). Order (the seed's):
 
 Config ``[firewall]``: ``backend``, ``protected_ports`` (5060 5061 5080 5081, or ``all``),
 ``protocols`` (udp tcp), ``country_ports`` (5060), ``carrier_ports`` (5080), ``management_ports``
-(22 80 443), ``carrier_rule`` (auto: on when any carrier is known | on | off), ``priority`` (-10).
+(22 80 443), ``carrier_rule`` (auto: on when any carrier is known | on | off), ``priority`` (-10),
+``new_without_syn`` (yes: the stateful rule, which needs conntrack).
 """
 
 from __future__ import annotations
@@ -143,7 +144,10 @@ def build(cfg: Any, data: PerimeterData) -> Ruleset:
         sets[f"country{fam}"] = NetSet(f"country{fam}", fam, True, nets=_cidrs(data.country[fam], fam))
 
     rin: list[Rule] = [Rule("sanity", mask=m, comp=c, comment=d) for m, c, d in SANITY]
-    rin.append(Rule("newnosyn", comment="new tcp connection without SYN"))
+    if cfg.get_bool("firewall", "new_without_syn", True):
+        # the one stateful rule: it turns conntrack on in the namespace (most hosts have it on
+        # anyway); "no" keeps fsguard's ruleset entirely stateless
+        rin.append(Rule("newnosyn", comment="new tcp connection without SYN"))
     rin.append(Rule("mgmt", comment="management ports are never filtered"))
     rsip: list[Rule] = []
     warnings = list(data.warnings)
