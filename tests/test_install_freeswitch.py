@@ -225,3 +225,28 @@ def test_a_second_installer_at_the_same_time_is_refused(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert tree_state(root) == before
+
+
+def test_sigterm_half_way_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    from fs_python.install import files
+
+    root = freeswitch_tree(tmp_path / "root")
+    before = tree_state(root)
+    real_apply = files.FileJournal.apply
+    calls = {"n": 0}
+
+    def apply_then_terminated(self: files.FileJournal, op: files.FileOp) -> None:
+        calls["n"] += 1
+        real_apply(self, op)
+        if calls["n"] == 10:
+            os.kill(os.getpid(), signal.SIGTERM)  # e.g. the ssh session running `fsguard install` closed
+
+    monkeypatch.setattr(files.FileJournal, "apply", apply_then_terminated)
+    handler_before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(installer.InstallError, match="SIGTERM"):
+        installer.install(root)
+    assert tree_state(root) == before
+    assert signal.getsignal(signal.SIGTERM) == handler_before  # the caller's handler is back

@@ -14,6 +14,8 @@ import fcntl
 import os
 import re
 import shutil
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,9 +61,31 @@ def _locked(t: Target) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise InstallError(f"another fsguard install or uninstall is running on {t.r(t.conf_dir)}") from None
-        yield
+        with _signals_raise():
+            yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGTERM/SIGHUP (a closed ssh session, systemd stopping a unit) become an exception, so the
+    unit rolls back like any other failure instead of stopping half-way. (SIGKILL cannot be caught:
+    PostgreSQL then drops the open transaction; files written so far are reported as conflicts by the
+    next run, never silently overwritten.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise InstallError(f"interrupted by signal {signal.Signals(signum).name}")
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _need_root(t: Target, dry_run: bool) -> None:
