@@ -276,3 +276,14 @@ def test_every_language_has_every_key() -> None:
     assert used <= set(text), used - set(text)
     for key, values in text.items():
         assert {"en-us", "de-de", "fr-fr", "es-mx"} <= set(values), key
+
+
+def test_registrations_page_without_or_with_a_broken_snapshot(app: App) -> None:
+    out = app.render("fsguard_registrations.php")
+    assert "No registrations snapshot yet" in out and "fsguard_registrations" in out
+    state = Path(app.q("select default_setting_value from v_default_settings where default_setting_subcategory = "
+                       "'state_dir' and default_setting_category = 'fsguard'")[0][0])
+    (state / "registrations.json").write_text('{"version": 1, "registrations": [{"ip": "not an ip", '
+                                              '"expires": 9999999999}, {"ip": "192.0.2.44", "expires": "soon"}, 7]}')
+    out = app.render("fsguard_registrations.php")
+    assert "not an ip" not in out and "192.0.2.44" not in out and "(0)" in out  # bad entries skipped, no error
