@@ -250,3 +250,34 @@ def test_sigterm_half_way_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyP
         installer.install(root)
     assert tree_state(root) == before
     assert signal.getsignal(signal.SIGTERM) == handler_before  # the caller's handler is back
+
+
+def test_after_a_killed_run_the_next_install_adopts_its_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGKILL cannot be caught: simulate a run that died after writing files but before the
+    manifest. The next install tracks fsguard's identical files and finds the originals of its
+    marked edits, so uninstall still removes/restores them."""
+    from fs_python.install import files
+
+    root = freeswitch_tree(tmp_path / "root")
+    before = tree_state(root)
+
+    def killed(self: files.Manifest) -> bytes:
+        raise SystemExit("killed")  # stands in for the process dying here
+
+    with monkeypatch.context() as m:
+        m.setattr(files.Manifest, "dump", killed)
+        m.setattr(files.FileJournal, "rollback", lambda self: None)  # a dead process undoes nothing
+        with pytest.raises(SystemExit):
+            installer.install(root)
+    assert (root / "etc/freeswitch/dialplan/public" / sources.NOT_FOUND_FILE).exists()
+    res = installer.install(root)
+    assert any(f["action"] == "adopt" for f in res.files) and not any(f["action"] == "conflict" for f in res.files)
+    installer.uninstall(root)
+    after = tree_state(root, skip=("var/lib/fsguard",))
+    # every file is back except the one change that carries no marker (a replaced param value);
+    # fsguard's own directories are gone (only empty system ones like usr/local/sbin may stay)
+    internal = "etc/freeswitch/sip_profiles/internal.xml"
+    files_after = {k: v for k, v in after.items() if v != "dir" and k != internal}
+    assert files_after == {k: v for k, v in before.items() if v != "dir" and k != internal}
+    assert not [k for k in after if "fs_python" in k or "fsguard" in k]
+    assert 'name="log-auth-failures" value="true"' in (root / internal).read_text()

@@ -17,6 +17,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,15 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST_NAME = "install-manifest.json"
+
+
+# What fsguard's reversible edits insert: whole elements ending in this marker (sources.MARK).
+_MARKED = re.compile(rb"\n[ \t]*<settings><!-- fsguard -->\n[^\n]*<!-- fsguard -->\n[ \t]*</settings>"
+                     rb"|\n[ \t]*<[^\n<>]*/><!-- fsguard -->")
+
+
+def strip_marks(data: bytes) -> bytes:
+    return _MARKED.sub(b"", data)
 
 
 def sha256(data: bytes) -> str:
@@ -63,6 +73,8 @@ class FileOp:
     def diff(self) -> str:
         if self.action == "conflict":
             return f"! {self.path}: {self.reason}\n"
+        if self.action == "adopt":
+            return f"= {self.path}: already fsguard's content, tracked from now on\n"
         old = (self.old or b"").decode("utf-8", "replace").splitlines(keepends=True)
         new = (self.new or b"").decode("utf-8", "replace").splitlines(keepends=True)
         a = "/dev/null" if self.old is None else f"a{self.path}"
@@ -119,7 +131,7 @@ def plan_install(desired: list[Desired], manifest: Manifest, real: Callable[[str
         cur = _read(real(d.path))
         rec = manifest.files.get(d.path)
         edited = rec is not None and cur is not None and sha256(cur) != rec["sha256"]
-        if d.kind == "edit" and d.content and (rec.get("kind") == "owned" if rec else cur is None):
+        if d.kind == "edit" and d.content and (rec.get("kind") == "owned" if rec else cur in (None, d.content)):
             # An edit target that did not exist: fsguard creates (and later removes) the whole file.
             d = Desired(d.path, d.content, "owned", d.mode, source=d.source, group_of=d.group_of)
         if d.kind == "edit":
@@ -127,7 +139,9 @@ def plan_install(desired: list[Desired], manifest: Manifest, real: Callable[[str
             if rec is not None and rec.get("original_backup"):
                 original = (backups / rec["original_backup"]).read_bytes()
             else:
-                original = cur if rec is None else None
+                # Not in the manifest: an interrupted earlier run may have left fsguard's marked
+                # lines in it; the original is the file without them.
+                original = strip_marks(cur) if rec is None and cur is not None else None
             if original is None:
                 new = d.edit(b"")
             else:
@@ -139,6 +153,10 @@ def plan_install(desired: list[Desired], manifest: Manifest, real: Callable[[str
             elif edited and not force:
                 ops.append(FileOp(d.path, "conflict", cur, new, "edit", mode,
                                   "changed since fsguard edited it; not touched (use --force)", original))
+            elif cur == new and rec is None and original is not None and original != cur:
+                # fsguard's marked change is already in it but untracked (a killed run): adopt it
+                # with the original recovered, so uninstall restores that.
+                ops.append(FileOp(d.path, "adopt", cur, new, "edit", mode, original=original))
             elif cur == new:
                 ops.append(FileOp(d.path, "unchanged", cur, new, "edit", mode, original=original))
             else:
@@ -146,12 +164,14 @@ def plan_install(desired: list[Desired], manifest: Manifest, real: Callable[[str
             continue
         if d.kind == "seed":
             # Written once (the config file): the operator owns its contents from then on.
-            action = "create" if cur is None else "unchanged"
+            action = "create" if cur is None else "adopt" if rec is None and cur == d.content else "unchanged"
             ops.append(FileOp(d.path, action, cur, d.content if cur is None else cur, "seed", d.mode,
                               group_of=d.group_of))
             continue
         if cur == d.content:
-            ops.append(FileOp(d.path, "unchanged", cur, d.content, "owned", d.mode))
+            # Identical but untracked (a run killed before it wrote the manifest): adopt it, so
+            # uninstall removes it too.
+            ops.append(FileOp(d.path, "unchanged" if rec is not None else "adopt", cur, d.content, "owned", d.mode))
         elif cur is None:
             ops.append(FileOp(d.path, "create", None, d.content, "owned", d.mode, group_of=d.group_of))
         elif rec is None and not force:

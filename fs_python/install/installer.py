@@ -282,6 +282,11 @@ def _record(manifest: Manifest, op: FileOp, journal: FileJournal, backups: Path,
         rec["original_mode"] = real.stat().st_mode & 0o7777 if real.exists() else 0o644
     rec.update({"kind": op.kind, "sha256": sha256(op.new)})
     manifest.files[op.path] = rec
+    if op.action == "adopt" and op.kind in ("owned", "seed"):
+        # the directories a killed run made for it: fsguard's own ones only
+        for parent in Path(op.path).parents:
+            if {"fsguard", "fs_python"} & set(parent.parts):
+                manifest.data["dirs"] = sorted(set(manifest.data["dirs"]) | {str(parent)})
 
 
 def _after(t: Target, res: Result, changing: list[FileOp], rows_changed: bool) -> None:
