@@ -85,3 +85,40 @@ def test_drill_benchmark_runs_quick() -> None:
     last = proc.stdout.strip().splitlines()[-1]
     assert re.match(r"^drill \(step 1 only\) total: [\d.]+ s = [\d.]+x the setup\+cleanup baseline", last), last
     assert "step 1: pass" in proc.stdout
+
+
+SABOTAGE = r"""
+import json, sys
+from fs_python import config
+from fs_python.drill.env import SimEnv
+from fs_python.drill.runner import run_drill
+
+LINE, STEP = sys.argv[1], int(sys.argv[2])
+
+class Broken(SimEnv):
+    # one protection switched off in the drill's own config, after it is written
+    def write_config(self, carriers=True):
+        super().write_config(carriers)
+        section, _, setting = LINE.partition(":")
+        text = self.config_path.read_text().replace(f"[{section}]\n", f"[{section}]\n{setting}\n", 1)
+        self.config_path.write_text(text)
+        self.cfg = config.load(self.config_path)
+
+print(json.dumps(run_drill(simulate=True, steps=(STEP,), env_class=Broken).as_dict()))
+"""
+
+
+@pytest.mark.parametrize("setting, step, must_fail", [
+    # fail2ban's action records bans but never puts them into the kernel set
+    ("fail2ban:firewall = off", 1, {"address is in the kernel ban set", "its next packets are dropped"}),
+    # port 5080 left open to everyone although a carrier is configured
+    ("firewall:carrier_rule = off", 3, {"a non-carrier is refused on 5080"}),
+])
+def test_drill_fails_when_a_protection_is_broken(setting: str, step: int, must_fail: set[str]) -> None:
+    proc = subprocess.run([sys.executable, "-c", SABOTAGE, setting, str(step)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["passed"] is False and report["cleanup_ok"] is True
+    failed = {c["name"] for c in report["steps"][0]["checks"] if c["status"] == "fail"}
+    assert must_fail <= failed, failed

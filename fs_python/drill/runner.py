@@ -58,8 +58,11 @@ def signals_ignored() -> Iterator[None]:
 
 
 def run_drill(*, simulate: bool = True, backend: str = "nftables", steps: tuple[int, ...] | None = None,
-              on_step: Callable[[Any], None] | None = None) -> DrillReport:
-    """Run the drill and return its report (cleanup done, whatever happened)."""
+              on_step: Callable[[Any], None] | None = None, env_class: Any = None) -> DrillReport:
+    """Run the drill and return its report (cleanup done, whatever happened).
+
+    ``env_class`` replaces :class:`SimEnv` (tests use it to break one protection on purpose and
+    prove the drill then fails)."""
     from fs_python.drill.env import SimEnv
 
     run_id = ledger_mod.new_run_id()
@@ -83,7 +86,7 @@ def run_drill(*, simulate: bool = True, backend: str = "nftables", steps: tuple[
     try:
         with signals_to_exceptions():
             if simulate:
-                env = SimEnv(led, backend=backend)
+                env = (env_class or SimEnv)(led, backend=backend)
             else:
                 from fs_python.drill.hostenv import HostEnv
 

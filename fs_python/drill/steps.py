@@ -112,16 +112,18 @@ def step_scanner(env: SimEnv, step: Step) -> None:
                                     for j, c in counted().items()), 5.0, 0.2)
     step.check("fail2ban counts every evidence line", ok,
                f"failures counted during the attack: {counted()} (expected {per_jail})", took)
-    ok, took = wait_for(lambda: deps.is_banned(env.cfg, ip, env.topo.pbx_ns), BAN_WAIT, 0.05)
+    ok, took = wait_for(lambda: bool(f2b.banned_in(ip)), BAN_WAIT, 0.1)
     jails = f2b.banned_in(ip)
-    step.check("fail2ban banned the address", ok and bool(jails),
+    step.check("fail2ban banned the address", ok,
                f"banned by {jails or 'no jail'} (seen {time.monotonic() - sent_at:.2f} s after the attack ended)", took)
-    step.check("address is in the kernel ban set", deps.is_banned(env.cfg, ip, env.topo.pbx_ns),
-               f"{env.cfg.get('firewall', 'backend', 'nftables')} ban set in {env.topo.pbx_ns}")
+    # fail2ban reports a ban before its action ran (reference, fail2ban finding 8): wait a little.
+    ok, took = wait_for(lambda: deps.is_banned(env.cfg, ip, env.topo.pbx_ns), 3.0, 0.05)
+    step.check("address is in the kernel ban set", ok,
+               f"{env.cfg.get('firewall', 'backend', 'nftables')} ban set in {env.topo.pbx_ns or 'the host'}", took)
     control = reachable(env, "clean", 5060)
     dropped = [p for p in (5060, 5080) if not reachable(env, "scanner", p)]
-    step.check("its next packets are dropped", control and dropped == [5060, 5080],
-               f"clean address answered: {control}; scanner dropped on {dropped}")
+    cut = control and dropped == [5060, 5080]
+    step.check("its next packets are dropped", cut, f"clean address answered: {control}; scanner dropped on {dropped}")
     forged = deps.is_banned(env.cfg, FORGED_IP, env.topo.pbx_ns) or f2b.banned_in(FORGED_IP) or \
         events_for(env, FORGED_IP)
     step.check("an address forged into a SIP header is never blamed", not forged,
@@ -132,7 +134,8 @@ def step_scanner(env: SimEnv, step: Step) -> None:
     rc, out = deps.fsguard_cli(env.cfg, "unban", ip)
     ok, took = wait_for(lambda: not deps.is_banned(env.cfg, ip, env.topo.pbx_ns), 5.0)
     back = ok and reachable(env, "scanner", 5060)
-    step.check("an unban restores it", rc == 0 and back and not f2b.banned_in(ip),
+    # "restores" only means something when the address was cut off before
+    step.check("an unban restores it", cut and rc == 0 and back and not f2b.banned_in(ip),
                f"`fsguard unban {ip}`: {out.strip().splitlines()[0] if out.strip() else rc}; "
                f"OPTIONS answered again: {back}", time.monotonic() - t1)
     rows = deps.ban_rows(env.cfg, ip)
@@ -161,7 +164,8 @@ def check_ipv6_scanner(env: SimEnv, step: Step) -> None:
                f"clean IPv6 address answered: {control == 200}; dropped on {dropped}", took)
     rc, out = deps.fsguard_cli(env.cfg, "unban", ip6)
     back = _options(env, "scanner6", server, 5060) == 200
-    step.check("an IPv6 unban restores it", rc == 0 and back and not deps.is_banned(env.cfg, ip6, env.topo.pbx_ns),
+    step.check("an IPv6 unban restores it", dropped == [5060, 5080] and rc == 0 and back
+               and not deps.is_banned(env.cfg, ip6, env.topo.pbx_ns),
                f"`fsguard unban {ip6}`: exit {rc}; answered again: {back}")
 
 
