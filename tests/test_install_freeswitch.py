@@ -281,3 +281,28 @@ def test_after_a_killed_run_the_next_install_adopts_its_files(tmp_path: Path, mo
     assert files_after == {k: v for k, v in before.items() if v != "dir" and k != internal}
     assert not [k for k in after if "fs_python" in k or "fsguard" in k]
     assert 'name="log-auth-failures" value="true"' in (root / internal).read_text()
+
+
+def test_units_from_the_perimeter_templates_or_cron_without_systemd(tmp_path: Path) -> None:
+    root = freeswitch_tree(tmp_path / "root")
+    (root / "etc/systemd/system").mkdir(parents=True)
+    res = installer.install(root)
+    units = sorted(p.name for p in (root / "etc/systemd/system").iterdir())
+    assert "fsguard.service" in units
+    shipped = sorted(p.name for p in (sources.PKG_DIR / "data/systemd").glob("fsguard*")) \
+        if (sources.PKG_DIR / "data/systemd").is_dir() else []
+    assert set(shipped) <= set(units)
+    for u in units:
+        text = (root / "etc/systemd/system" / u).read_text()
+        assert "@SCRIPTS_DIR@" not in text
+    assert [s["status"] for s in res.steps if s["name"].startswith("systemctl enable")] == ["skipped"]
+    installer.uninstall(root)
+    assert sorted((root / "etc/systemd/system").iterdir()) == []
+
+    if not (sources.PKG_DIR / "data/cron/fsguard").is_file():
+        return
+    other = freeswitch_tree(tmp_path / "nosystemd")
+    (other / "etc/cron.d").mkdir(parents=True)
+    installer.install(other)
+    cron = (other / "etc/cron.d/fsguard").read_text()
+    assert "PYTHONPATH=/usr/share/freeswitch/scripts" in cron and not (other / "etc/systemd").exists()

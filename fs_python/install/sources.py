@@ -245,6 +245,12 @@ WantedBy=multi-user.target
 def systemd_units(t: Target) -> tuple[list[Desired], list[str]]:
     """Units: templates other areas ship (fs_python/data/systemd/fsguard*.{service,timer}), plus
     fsguard.service for the service loop. ``@SCRIPTS_DIR@`` becomes the scripts dir."""
+    cron = PKG_DIR / "data" / "cron" / "fsguard"
+    if not t.r("/etc/systemd").is_dir() and t.r("/etc/cron.d").is_dir() and cron.is_file():
+        # A host without systemd: the cron.d alternative for the firewall and the feed refresh.
+        text = cron.read_text(encoding="utf-8").replace("@SCRIPTS_DIR@", t.scripts_dir)
+        return [Desired("/etc/cron.d/fsguard", text.encode(), source="cron")], [
+            "no systemd: installed /etc/cron.d/fsguard; start `fsguard service` from your init system"]
     src = PKG_DIR / "data" / "systemd"
     units = {p.name: p.read_text(encoding="utf-8")
              for p in (sorted(src.glob("fsguard*")) if src.is_dir() else []) if p.suffix in (".service", ".timer")}
