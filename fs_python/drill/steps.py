@@ -154,13 +154,16 @@ def check_ipv6_scanner(env: SimEnv, step: Step) -> None:
         codes = [a.invite(n, 5080, host(server))[-1] for n in SCAN_NUMBERS[:3]]
     finally:
         a.close()
-    ok, took = wait_for(lambda: deps.is_banned(env.cfg, ip6, env.topo.pbx_ns), BAN_WAIT, 0.05)
+    f2b = env.f2b
+    decided, took = wait_for(lambda: bool(f2b and f2b.banned_in(ip6)), BAN_WAIT, 0.1)
+    ok = decided and wait_for(lambda: deps.is_banned(env.cfg, ip6, env.topo.pbx_ns), 3.0, 0.05)[0]
     control = _options(env, "clean6", server, 5060)
     dropped = [p for p in (5060, 5080) if _options(env, "scanner6", server, p) is None]
     step.check("an IPv6 scanner is caught, banned and dropped too",
                ok and control == 200 and dropped == [5060, 5080] and _prefix_then_dropped(codes)
                and codes[0] == 404 and events_for(env, ip6).get("not-found", 0) >= 2,
-               f"{ip6}: INVITEs {codes}; event lines {events_for(env, ip6)}; in the IPv6 ban set: {ok}; "
+               f"{ip6}: INVITEs {codes}; event lines {events_for(env, ip6)}; banned by fail2ban: {decided}; "
+               f"in the IPv6 ban set: {ok}; "
                f"clean IPv6 address answered: {control == 200}; dropped on {dropped}", took)
     rc, out = deps.fsguard_cli(env.cfg, "unban", ip6)
     back = _options(env, "scanner6", server, 5060) == 200
