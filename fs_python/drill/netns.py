@@ -119,7 +119,8 @@ class Topology:
     gateway_ip: str = PBX_IP  # the PBX-side veth address
     roles: dict[str, str] = field(default_factory=lambda: dict(ROLES))
     roles6: dict[str, str] = field(default_factory=lambda: dict(ROLES6))
-    pbx_ip6: str | None = PBX_IP6  # None: no IPv6 (real-host mode)
+    pbx_ip6: str | None = PBX_IP6  # None: no IPv6 (real-host mode, or a kernel without it)
+    ipv6_error: str = ""
 
     @property
     def net_ns(self) -> str:
@@ -158,12 +159,15 @@ class Topology:
         for addr in self.roles.values():
             ip_cmd(["ip", "addr", "add", f"{addr}/{PREFIX}", "dev", self.veth_net], netns=self.net_ns)
         if self.pbx_ip6 and not self.host_mode:
-            # nodad: usable at once (duplicate address detection would delay it by a second or two)
-            ip_cmd(["ip", "-6", "addr", "add", f"{self.pbx_ip6}/{PREFIX6}", "dev", self.veth_pbx, "nodad"],
-                   netns=self.pbx_ns)
-            for addr in self.roles6.values():
-                ip_cmd(["ip", "-6", "addr", "add", f"{addr}/{PREFIX6}", "dev", self.veth_net, "nodad"],
-                       netns=self.net_ns)
+            try:
+                # nodad: usable at once (duplicate address detection would delay it by a second or two)
+                ip_cmd(["ip", "-6", "addr", "add", f"{self.pbx_ip6}/{PREFIX6}", "dev", self.veth_pbx, "nodad"],
+                       netns=self.pbx_ns)
+                for addr in self.roles6.values():
+                    ip_cmd(["ip", "-6", "addr", "add", f"{addr}/{PREFIX6}", "dev", self.veth_net, "nodad"],
+                           netns=self.net_ns)
+            except NetnsError as exc:  # a kernel without IPv6: the drill goes on over IPv4
+                self.pbx_ip6, self.ipv6_error = None, str(exc)
         ip_cmd(["ip", "link", "set", self.veth_net, "up"], netns=self.net_ns)
         if self.host_mode:  # FreeSWITCH listens on the host's own address: route there via the veth
             ip_cmd(["ip", "route", "add", "default", "via", self.gateway_ip], netns=self.net_ns)

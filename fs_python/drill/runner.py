@@ -94,6 +94,10 @@ def run_drill(*, simulate: bool = True, backend: str = "nftables", steps: tuple[
             env.up()
             report.setup = env.setup
             report.addresses = {"pbx": env.topo.pbx_ip, **env.topo.roles}
+            if simulate and env.topo.pbx_ip6 is None:
+                report.untested.append(f"IPv6: not available here ({env.topo.ipv6_error[:120]})")
+            elif simulate:
+                report.addresses.update({"pbx6": env.topo.pbx_ip6, **env.topo.roles6})
             failed = {c.name for c in env.setup if c.status != PASS}
             for number, (name, fn, needs) in enumerate(STEPS, start=1):
                 if steps and number not in steps:
