@@ -73,9 +73,10 @@ def step_scanner(env: SimEnv, step: Step) -> None:
     scanner = agent(env, "scanner")
     t0 = time.monotonic()
     try:
-        # Password guesses first (the auth jail needs 5: these stay below), then the IP-literal
-        # domain and unknown numbers, which the scan jail bans after 2. Requests sent after the
-        # ban may be dropped already: that is the protection working, and counted as such.
+        # Password guesses, then the IP-literal domain (an auth failure *and* an ip-literal-domain
+        # event: 5 auth failures in all, the auth jail's threshold), then unknown numbers (the scan
+        # jail bans after 2). Requests sent after a ban may be dropped already: that is the
+        # protection working, and counted as such.
         reg = [scanner.register(env.scan_user, env.domain, pw) for pw in BAD_PASSWORDS[:3]]
         # A user name carrying another address, as scanners and injection attempts do: sofia writes
         # it unsanitised ("for [x] from ip 198.51.100.9 [@...] from ip <scanner>").
