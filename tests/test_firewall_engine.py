@@ -61,7 +61,7 @@ def test_nft_rendering_order_counters_and_scope(tmp_path: Path) -> None:
     sanity = [r for r in rules if "tcp flags" in r]
     assert len(sanity) == 7
     sip = text[text.index("chain sip4 {"):text.index("chain sip6 {")]
-    order = [sip.index(k) for k in ("@ban4", "@allow4", "@carrier4", "@feed4", "@feednet4", "@country4",
+    order = [sip.index(k) for k in ("@ban4", "@allownet4", "@carrier4", "@feed4", "@feednet4", "@country4",
                                     "not a carrier")]
     assert order == sorted(order)
     assert "tcp dport != { 22, 80, 443 }" in text  # the stateful rule never touches management ports
@@ -108,7 +108,7 @@ def test_boot_with_store_down_uses_snapshot(tmp_path: Path) -> None:
     store.close()
     down = _cfg(tmp_path, store="[store]\nkind = pgsql\nhost = 127.0.0.1\nport = 9\ndbname = x\nuser = x\n")
     res = engine.apply(down)
-    assert res.sets["allow4"] == 1 and res.sets["carrier4"] == 1
+    assert res.sets["allownet4"] == 1 and res.sets["carrier4"] == 1
     assert any("deny list not loaded" in w for w in res.warnings)
 
 
