@@ -17,7 +17,9 @@ Known limits: passwords of real users are unknown, so the customer of step 2 is 
 whitelist entry instead of a registration; the carrier check of step 3 needs a carrier in the
 drill range, which only the config file can name (the drill never edits it): skipped with that
 reason; with an allowed-countries rule in force the drill range (owned by no country) is refused
-on 5060 before FreeSWITCH sees it, so step 1 then reports the scanner as unreachable.
+on 5060 before FreeSWITCH sees it, so step 1 then reports the scanner as unreachable; when 5080 is
+already carriers-only, the scanner sends no unknown-number INVITEs (the auth jail alone must catch
+it, and only 5060 is checked for drops).
 """
 
 from __future__ import annotations
