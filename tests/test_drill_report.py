@@ -86,3 +86,29 @@ def test_exit_codes(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
         args = argparse.Namespace(cleanup=False, backend="nftables", simulate=True, step=None, json=True)
         assert cli_drill.run(args) == int(code)
         assert json.loads(capsys.readouterr().out)["passed"] is (code == Exit.OK)
+
+
+def test_host_mode_preflight_says_what_is_missing(tmp_path) -> None:
+    """--host on a machine without FreeSWITCH/fsguard: nothing is tried, each reason is given."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    conf = tmp_path / "fsguard.conf"
+    conf.write_text(f"[fsguard]\nstate_dir = {tmp_path}\n[fail2ban]\nlogpath = {tmp_path / 'fs.log'}\n"
+                    f"socket = {tmp_path / 'none.sock'}\n")
+    env = dict(os.environ, FSGUARD_CONFIG=str(conf), FSGUARD_DRILL_RUN_DIR=str(tmp_path / "run"))
+    proc = subprocess.run([sys.executable, "-m", "fs_python.cli", "drill", "--host", "--json"],
+                          cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == int(Exit.PREFLIGHT_FAILED), proc.stderr
+    report = json.loads(proc.stdout)
+    reasons = {c["name"]: c["detail"] for c in report["setup"] if c["status"] == "fail"}
+    assert "event_token" in reasons["fsguard config"]
+    assert "fs_cli" in reasons["FreeSWITCH"]
+    assert "fail2ban" in reasons and "firewall ruleset" in reasons
+    assert all(s["checks"] == [] and "setup failed" in s["error"] for s in report["steps"])
+    assert report["cleanup_ok"] is True and report["mode"] == "host"
