@@ -66,8 +66,11 @@ class SimEnv:
         self.topo = Topology(ledger.run_id)
         self.users = Users()
         self.token = config_mod.new_token().replace("-", "")[:24]
-        self.work = Path(tempfile.mkdtemp(prefix="fsguard-drill-"))
+        # Named from the run id so it is in the ledger *before* it exists (0700: the config in it
+        # holds the drill's event token).
+        self.work = Path(tempfile.gettempdir()) / f"fsguard-drill-{ledger.run_id}"
         ledger.record("dir", path=str(self.work))
+        self.work.mkdir(mode=0o700)
         self.state_dir = self.work / "state"
         self.state_dir.mkdir()
         self.logpath = self.work / "freeswitch.log"
