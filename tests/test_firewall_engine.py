@@ -75,7 +75,8 @@ def test_iptables_rendering_only_own_chains(tmp_path: Path) -> None:
         text = ipt.render_rules(rs, fam, add_jump=True)
         for line in text.splitlines():
             if line.startswith("-A "):
-                assert line.split()[1] in ("FSGUARD", "FSGUARD-SIP", "FSGUARD-TCP")
+                assert line.split()[1] in ("FSGUARD", "FSGUARD-SIP", "FSGUARD-TCP") or line.split()[1].startswith(
+                    "FSG-")
             if line.startswith("-I "):
                 assert line == "-I INPUT 1 -j FSGUARD"
         assert "-j ACCEPT" not in text  # whitelist = RETURN: never overrides the operator's rules

@@ -8,6 +8,7 @@ Clients (pbx at 198.18.0.1 / 2001:db8:f5::1; countries from a delegation-file fi
   RU   198.51.100.9, 2001:db8:bad::5 outside the allowed countries
   CAR  203.0.113.7                  a carrier
   BAN  198.18.30.6                  allowed country, then banned
+  NET  198.18.77.9, 2001:db8:77::9  inside networks listed by the feed (interval sets + prefilter)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tests.fsg4net import Lab, Listener, can_run, send_udp, sh, tcp_connect
 
 why = can_run()
 FIXTURE = Path(__file__).parent / "data" / "perimeter" / "delegated-fsg-extended-latest"
-FEED = "# test feed\n198.18.10.1\n198.18.20.1\n198.18.20.2\n2001:db8:a::1\n198.18.77.0/24\n"
+FEED = "# test feed\n198.18.10.1\n198.18.20.1\n198.18.20.2\n2001:db8:a::1\n198.18.77.0/24\n2001:db8:77::/48\n"
 
 
 class World:
@@ -48,7 +49,7 @@ class World:
         self.c = {
             "BAD": ns("198.18.10.1", "2001:db8:a::1"), "WL": ns("198.18.20.1"), "WLB": ns("198.18.20.2"),
             "NL": ns("198.18.30.5", "2001:db8:f5::10"), "RU": ns("198.51.100.9", "2001:db8:bad::5"),
-            "CAR": ns("203.0.113.7"), "BAN": ns("198.18.30.6"),
+            "CAR": ns("203.0.113.7"), "BAN": ns("198.18.30.6"), "NET": ns("198.18.77.9", "2001:db8:77::9"),
         }
         self.listener = Listener(self.lab)
 
@@ -93,7 +94,8 @@ def test_lists_feeds_countries_carriers(world: World) -> None:
                   ("RU", "198.51.100.9", 5061)],
         dropped=[("BAD", "198.18.10.1", 5060), ("BAD", "198.18.10.1", 5080), ("BAD", "2001:db8:a::1", 5060),
                  ("RU", "198.51.100.9", 5060), ("RU", "2001:db8:bad::5", 5060),
-                 ("NL", "198.18.30.5", 5080), ("NL", "2001:db8:f5::10", 5080)],
+                 ("NL", "198.18.30.5", 5080), ("NL", "2001:db8:f5::10", 5080),
+                 ("NET", "198.18.77.9", 5060), ("NET", "2001:db8:77::9", 5061)],
     )
 
 
@@ -147,7 +149,7 @@ def test_plain_syn_to_closed_port_is_answered(world: World) -> None:
 def test_broken_feed_keeps_previous_state(world: World) -> None:
     world.feed.write_text("<html>503 Service Unavailable</html>\n")
     res = update.update_all(world.cfg)[0]
-    assert res.status == "refused" and res.entries == 5
+    assert res.status == "refused" and res.entries == 6
     world.feed.write_text("198.18.99.1\n")  # suddenly much smaller
     assert update.update_all(world.cfg)[0].status == "refused"
     engine.apply(world.cfg, netns=world.lab.pbx)
@@ -166,7 +168,7 @@ def test_failed_load_keeps_previous_state(world: World, monkeypatch: pytest.Monk
                             lambda rs, fam, add_jump: real_rules(rs, fam, add_jump=add_jump).replace(
                                 "COMMIT", "-A FSGUARD-SIP -j NO-SUCH-CHAIN\nCOMMIT"))
     # the new ruleset would have dropped nothing from the feed
-    world.feed.write_text("198.18.88.1\n198.18.88.2\n198.18.88.3\n198.18.88.4\n198.18.88.5\n")
+    world.feed.write_text("198.18.88.1\n198.18.88.2\n198.18.88.3\n198.18.88.4\n198.18.88.5\n198.18.88.6\n")
     assert update.update_all(world.cfg)[0].status == "updated"
     with pytest.raises(FirewallError):
         engine.apply(world.cfg, netns=world.lab.pbx)
@@ -193,7 +195,8 @@ def test_fail2ban_ban_drops_before_any_accept(world: World) -> None:
 
 def test_remove_leaves_nothing(world: World) -> None:
     assert engine.remove(world.cfg, netns=world.lab.pbx)
-    assert "fsguard" not in world.lab.exec_pbx("nft", "list", "ruleset").stdout.lower()
+    left = world.lab.exec_pbx("nft", "list", "ruleset").stdout.lower()
+    assert "fsguard" not in left and "fsg-" not in left
     assert not world.lab.exec_pbx("ipset", "list", "-n").stdout.strip()
     world.probe(accepted=[("BAD", "198.18.10.1", 5060)], dropped=[])
     engine.apply(world.cfg, netns=world.lab.pbx)  # and it comes back

@@ -19,6 +19,7 @@ from typing import Any
 
 from fs_python.firewall import FirewallError, run
 from fs_python.firewall.bans import IPSET_SETS, ipset_ensure_sets
+from fs_python.firewall.nft import INDEX_BITS, prefilter_index
 from fs_python.firewall.ruleset import NetSet, Rule, Ruleset
 
 CHAIN, SIP, TCP = "FSGUARD", "FSGUARD-SIP", "FSGUARD-TCP"
@@ -54,9 +55,29 @@ def existing_sets(netns: str | None) -> set[str]:
     return set(run(["ipset", "list", "-n"], netns=netns, check=False).stdout.split())
 
 
+def _drop_prefilters(rs: Ruleset) -> dict[str, NetSet]:
+    """Interval sets behind a drop rule that get a /16 (IPv6 /32) index set, as in nft.py: a
+    hash:net lookup costs one hash probe per distinct prefix length in the set; the index has one
+    prefix length, so most packets skip the real set. (Accept rules cannot use it: a RETURN from
+    a sub-chain would not leave FSGUARD-SIP.)"""
+    out = {}
+    for r in rs.sip_rules:
+        if r.kind != "drop" or not len(rs.sets[r.set_name]):
+            continue
+        s = rs.sets[r.set_name]
+        idx = prefilter_index(s)
+        if idx is not None:
+            out[s.name] = NetSet(f"{s.name}-i", s.family, True, nets=[(v, INDEX_BITS[s.family]) for v in idx])
+    return out
+
+
+def all_sets(rs: Ruleset) -> list[NetSet]:
+    return list(rs.sets.values()) + list(_drop_prefilters(rs).values())
+
+
 def render_ipset(rs: Ruleset, existing: set[str] | None = None) -> str:
     lines: list[str] = []
-    for s in rs.sets.values():
+    for s in all_sets(rs):
         lines += _ipset_lines(s, existing or set())
     return "\n".join(lines) + "\n"
 
@@ -91,6 +112,11 @@ def _rule(r: Rule, rs: Ruleset, fam: int) -> list[str]:
         if not len(rs.sets[r.set_name]):
             return []
         verdict = "RETURN" if r.kind == "accept" else "DROP"
+        if r.kind == "drop" and r.set_name in _drop_prefilters(rs):
+            chain = f"FSG-{r.set_name}"
+            return [f"-A {SIP} -m set --match-set {set_name(r.set_name)}-i src "
+                    f'-m comment --comment "fsguard: {r.comment} (prefilter)" -j {chain}',
+                    f"-A {chain} -m set --match-set {set_name(r.set_name)} src {c} -j DROP"]
         return [f"-A {SIP} -m set --match-set {set_name(r.set_name)} src {c} -j {verdict}"]
     if r.kind == "country":
         return [f"-A {SIP} -p {p} -m multiport --dports {_mp(rs.country_ports)} "
@@ -103,6 +129,7 @@ def _rule(r: Rule, rs: Ruleset, fam: int) -> list[str]:
 
 def render_rules(rs: Ruleset, fam: int, *, add_jump: bool) -> str:
     out = ["*filter", f":{CHAIN} - [0:0]", f":{SIP} - [0:0]", f":{TCP} - [0:0]"]
+    out += [f":FSG-{name} - [0:0]" for name, s in _drop_prefilters(rs).items() if s.family == fam]
     if add_jump:
         out.append(f"-I INPUT 1 -j {CHAIN}")
     out.append(f'-A {CHAIN} -i lo -m comment --comment "fsguard: loopback" -j RETURN')
@@ -125,13 +152,13 @@ def has_jump(fam: int, netns: str | None) -> bool:
 
 
 def _swap_all(rs: Ruleset, netns: str | None) -> None:
-    script = "".join(f"swap {set_name(s.name)}-n {set_name(s.name)}\n" for s in rs.sets.values())
+    script = "".join(f"swap {set_name(s.name)}-n {set_name(s.name)}\n" for s in all_sets(rs))
     run(["ipset", "restore"], netns=netns, stdin=script)
 
 
 def _destroy_new(rs: Ruleset, netns: str | None, existing: set[str] | None = None) -> None:
     have = existing_sets(netns) if existing is None else existing
-    script = "".join(f"destroy {set_name(s.name)}-n\n" for s in rs.sets.values() if set_name(s.name) + "-n" in have)
+    script = "".join(f"destroy {set_name(s.name)}-n\n" for s in all_sets(rs) if set_name(s.name) + "-n" in have)
     if script:
         run(["ipset", "restore"], netns=netns, stdin=script, check=False)
 
@@ -162,7 +189,7 @@ def load(rs: Ruleset, netns: str | None, *, ipset_text: str | None = None,
         # IPv4 chains already replaced: the caller re-commits the last good ruleset
         exc.partial = done > 0  # type: ignore[attr-defined]
         raise
-    _destroy_new(rs, netns, {set_name(s.name) + "-n" for s in rs.sets.values()})
+    _destroy_new(rs, netns, {set_name(s.name) + "-n" for s in all_sets(rs)})
     return texts
 
 
@@ -172,10 +199,12 @@ def remove(netns: str | None) -> bool:
         while has_jump(fam, netns):
             run([_tool(fam), "-w", "-D", "INPUT", "-j", CHAIN], netns=netns)
             found = True
-        for chain in (CHAIN, SIP, TCP):
+        listed = run([_tool(fam), "-w", "-S"], netns=netns, check=False).stdout.split("\n")
+        extra = [ln.split()[1] for ln in listed if ln.startswith("-N FSG-")]
+        for chain in (CHAIN, SIP, TCP, *extra):
             if run([_tool(fam), "-w", "-F", chain], netns=netns, check=False).returncode == 0:
                 found = True
-        for chain in (CHAIN, SIP, TCP):
+        for chain in (CHAIN, SIP, TCP, *extra):
             run([_tool(fam), "-w", "-X", chain], netns=netns, check=False)
     for name in sorted(existing_sets(netns)):
         if name.startswith(PREFIX):
@@ -187,7 +216,9 @@ def remove(netns: str | None) -> bool:
 def counters(netns: str | None) -> list[dict[str, Any]]:
     out = []
     for fam in (4, 6):
-        for chain in (CHAIN, TCP, SIP):
+        listed = run([_tool(fam), "-w", "-S"], netns=netns, check=False).stdout.split("\n")
+        extra = [ln.split()[1] for ln in listed if ln.startswith("-N FSG-")]
+        for chain in (CHAIN, TCP, SIP, *extra):
             proc = run([_tool(fam), "-w", "-L", chain, "-v", "-x", "-n"], netns=netns, check=False)
             for line in proc.stdout.splitlines()[2:]:
                 parts = line.split()

@@ -83,12 +83,56 @@ def _rule(r: Rule, rs: Ruleset) -> list[str]:
     if r.kind in ("accept", "drop"):
         if not len(rs.sets[r.set_name]):
             return []  # an empty set matches nothing; keep the per-packet path short
+        if prefilter_index(rs.sets[r.set_name]) is not None:
+            mask = "255.255.0.0" if r.family == 4 else "ffff:ffff::"
+            return [f"{_saddr(r.family)} & {mask} @{r.set_name}_idx counter jump {r.set_name}_chk "
+                    f'comment "fsguard: {r.comment} (prefilter)"']
         return [f"{_saddr(r.family)} @{r.set_name} counter {r.kind} {c}"]
     if r.kind == "country":
         return [f"th dport {_portset(rs.country_ports)} {_saddr(r.family)} != @{r.set_name} counter drop {c}"]
     if r.kind == "carrier":
         return [f"th dport {_portset(rs.carrier_ports)} counter drop {c}"]
     raise FirewallError(f"unknown rule kind {r.kind}")
+
+
+# An interval (rbtree) lookup costs several % of UDP throughput per rule (measured: a 3k-network
+# feed set ~7%); a hash lookup ~1%. So an interval set's rule first asks a hash set of the /16
+# (IPv6: /32) prefixes its networks touch, and only a source inside one of those walks the rbtree.
+INDEX_BITS = {4: 16, 6: 32}
+MAX_INDEX = 65536
+
+
+def prefilter_index(s: NetSet) -> list[int] | None:
+    """The masked prefixes of an interval set's networks, or None (not an interval set, empty,
+    or too broad to index: then the plain rule is used)."""
+    if not s.interval or not s.nets:
+        return None
+    bits = 32 if s.family == 4 else 128
+    keep = INDEX_BITS[s.family]
+    shift = bits - keep
+    out: set[int] = set()
+    for net, plen in s.nets:
+        first = net >> shift
+        count = 1 << (keep - plen) if plen < keep else 1
+        if len(out) + count > MAX_INDEX:
+            return None
+        out.update(range(first, first + count))
+    return sorted(v << shift for v in out)
+
+
+def _prefilter_defs(rs: Ruleset, sample: int | None) -> list[str]:
+    out = []
+    for r in rs.sip_rules:
+        if r.kind not in ("accept", "drop") or not len(rs.sets[r.set_name]):
+            continue
+        s = rs.sets[r.set_name]
+        idx = prefilter_index(s)
+        if idx is None:
+            continue
+        out.append(_set_def(NetSet(f"{s.name}_idx", s.family, False, hosts=idx), sample))
+        out.append(f"\tchain {s.name}_chk {{\n\t\t{_saddr(s.family)} @{s.name} counter {r.kind} "
+                   f'comment "fsguard: {r.comment}"\n\t}}\n')
+    return out
 
 
 def render(rs: Ruleset, existing: dict[str, list[str]] | None = None, *, sample: int | None = None) -> str:
@@ -104,6 +148,7 @@ def render(rs: Ruleset, existing: dict[str, list[str]] | None = None, *, sample:
     out += [f"delete set {T} {s}\n" for s in existing.get("sets", []) if s not in ("ban4", "ban6")]
     out.append(f"table {T} {{\n")
     out += [_set_def(s, sample) for s in rs.sets.values()]
+    out += _prefilter_defs(rs, sample)
     out.append(f"\tchain input {{\n\t\ttype filter hook input priority {rs.priority}; policy accept;\n")
     out.append('\t\tiif "lo" counter return comment "fsguard: loopback"\n')
     # the TCP sanity rules sit behind one jump: UDP (most SIP) never walks them
