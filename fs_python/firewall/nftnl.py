@@ -60,6 +60,19 @@ def _msg(msg_type: int, flags: int, family: int, res_id: int, payload: bytes) ->
     return seq, struct.pack("=IHHII", 16 + len(body), msg_type, flags, seq, 0) + body
 
 
+_LIBC: list[ctypes.CDLL] = []
+
+
+def _libc() -> ctypes.CDLL:
+    # find_library runs ldconfig in a subprocess: look it up once, and try the usual name first
+    if not _LIBC:
+        try:
+            _LIBC.append(ctypes.CDLL("libc.so.6", use_errno=True))
+        except OSError:
+            _LIBC.append(ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True))
+    return _LIBC[0]
+
+
 def _open(netns: str | None) -> socket.socket:
     if netns is None:
         return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
@@ -67,7 +80,7 @@ def _open(netns: str | None) -> socket.socket:
 
     def inside() -> None:
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc = _libc()
             fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
             try:
                 if libc.setns(fd, CLONE_NEWNET) != 0:
