@@ -9,6 +9,7 @@ Clients (pbx at 198.18.0.1 / 2001:db8:f5::1; countries from a delegation-file fi
   CAR  203.0.113.7                  a carrier
   BAN  198.18.30.6                  allowed country, then banned
   NET  198.18.77.9, 2001:db8:77::9  inside networks listed by the feed (interval sets + prefilter)
+  NLF  198.19.5.5                   in a /16 wholly inside an allowed country (country prefilter)
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class World:
             "BAD": ns("198.18.10.1", "2001:db8:a::1"), "WL": ns("198.18.20.1"), "WLB": ns("198.18.20.2"),
             "NL": ns("198.18.30.5", "2001:db8:f5::10"), "RU": ns("198.51.100.9", "2001:db8:bad::5"),
             "CAR": ns("203.0.113.7"), "BAN": ns("198.18.30.6"), "NET": ns("198.18.77.9", "2001:db8:77::9"),
+            "NLF": ns("198.19.5.5"),
         }
         self.listener = Listener(self.lab)
 
@@ -91,7 +93,7 @@ def test_lists_feeds_countries_carriers(world: World) -> None:
     world.probe(
         accepted=[("WL", "198.18.20.1", 5060), ("WL", "198.18.20.1", 5080), ("NL", "198.18.30.5", 5060),
                   ("NL", "2001:db8:f5::10", 5060), ("CAR", "203.0.113.7", 5080), ("CAR", "203.0.113.7", 5060),
-                  ("RU", "198.51.100.9", 5061)],
+                  ("RU", "198.51.100.9", 5061), ("NLF", "198.19.5.5", 5060)],
         dropped=[("BAD", "198.18.10.1", 5060), ("BAD", "198.18.10.1", 5080), ("BAD", "2001:db8:a::1", 5060),
                  ("RU", "198.51.100.9", 5060), ("RU", "2001:db8:bad::5", 5060),
                  ("NL", "198.18.30.5", 5080), ("NL", "2001:db8:f5::10", 5080),

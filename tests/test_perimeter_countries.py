@@ -31,7 +31,8 @@ def test_parse_real_format() -> None:
     assert set(parsed) == {"NL", "RU", "DE"}  # header, summary, asn and "available" rows skipped
     nl4 = _texts(sorted(parsed["NL"][4]), 4)
     # 192.0.2.0 + 200 hosts is not a power of two: /25 + /26 + /29
-    assert nl4 == ["192.0.2.0/25", "192.0.2.128/26", "192.0.2.192/29", "198.18.30.0/24", "203.0.113.0/24"]
+    assert nl4 == ["192.0.2.0/25", "192.0.2.128/26", "192.0.2.192/29", "198.18.30.0/24", "198.19.0.0/16",
+                   "203.0.113.0/24"]
     assert _texts(parsed["DE"][4], 4) == ["198.18.10.0/23", "198.18.12.0/24"]  # 768 hosts
     assert _texts(parsed["NL"][6], 6) == ["2001:db8:f5::/48"]
 

@@ -89,7 +89,14 @@ def _rule(r: Rule, rs: Ruleset) -> list[str]:
                     f'comment "fsguard: {r.comment} (prefilter)"']
         return [f"{_saddr(r.family)} @{r.set_name} counter {r.kind} {c}"]
     if r.kind == "country":
-        return [f"th dport {_portset(rs.country_ports)} {_saddr(r.family)} != @{r.set_name} counter drop {c}"]
+        ports = _portset(rs.country_ports)
+        if country_index(rs.sets[r.set_name]) is not None:
+            # /16s with no allowed range drop on one hash lookup; /16s wholly inside the allowed
+            # countries stop the second rule at its hash lookup; only the rest walk the rbtree
+            return [f"th dport {ports} ip saddr & 255.255.0.0 @{r.set_name}_none counter drop {c}",
+                    f"th dport {ports} ip saddr & 255.255.0.0 != @{r.set_name}_full ip saddr != @{r.set_name} "
+                    f"counter drop {c}"]
+        return [f"th dport {ports} {_saddr(r.family)} != @{r.set_name} counter drop {c}"]
     if r.kind == "carrier":
         return [f"th dport {_portset(rs.carrier_ports)} counter drop {c}"]
     raise FirewallError(f"unknown rule kind {r.kind}")
@@ -120,8 +127,31 @@ def prefilter_index(s: NetSet) -> list[int] | None:
     return sorted(v << shift for v in out)
 
 
+def country_index(s: NetSet) -> tuple[list[int], list[int]] | None:
+    """IPv4 country set -> (/16s wholly inside it, /16s it does not touch at all)."""
+    if s.family != 4 or not s.interval or not s.nets:
+        return None
+    touched: set[int] = set()
+    full: set[int] = set()
+    for net, plen in s.nets:
+        first = net >> 16
+        if plen <= 16:  # merged ranges become maximal CIDRs: a covered /16 shows up as one
+            block = range(first, first + (1 << (16 - plen)))
+            full.update(block)
+            touched.update(block)
+        else:
+            touched.add(first)
+    return sorted(v << 16 for v in full), [v << 16 for v in range(1 << 16) if v not in touched]
+
+
 def _prefilter_defs(rs: Ruleset, sample: int | None) -> list[str]:
     out = []
+    for r in rs.sip_rules:
+        if r.kind == "country":
+            ci = country_index(rs.sets[r.set_name])
+            if ci is not None:
+                out.append(_set_def(NetSet(f"{r.set_name}_full", 4, False, hosts=ci[0]), sample))
+                out.append(_set_def(NetSet(f"{r.set_name}_none", 4, False, hosts=ci[1]), sample))
     for r in rs.sip_rules:
         if r.kind not in ("accept", "drop") or not len(rs.sets[r.set_name]):
             continue
