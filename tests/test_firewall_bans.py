@@ -46,7 +46,7 @@ def test_add_is_del_both_families(lab: Lab, tmp_path: Path, backend: str) -> Non
     assert not bans.is_banned(cfg, "198.18.7.7", netns=ns)
     if backend == "nftables":
         out = lab.exec_pbx("nft", "list", "set", "inet", "fsguard", "ban6").stdout
-        assert "2001:db8:1::9" in out and "timeout" in out
+        assert "2001:db8:1::9 timeout 10m30s" in out  # 600 s + the default 30 s grace
     else:
         out = lab.exec_pbx("ipset", "list", "fsguard-ban4").stdout
         assert "198.18.7.8 timeout 0" in out
@@ -54,6 +54,7 @@ def test_add_is_del_both_families(lab: Lab, tmp_path: Path, backend: str) -> Non
 
 def test_ban_expires(lab: Lab, tmp_path: Path) -> None:
     cfg = _cfg(tmp_path, "nftables")
+    cfg.parser.set("firewall", "ban_grace", "0")
     bans.add_ban(cfg, "198.18.7.10", 1, netns=lab.pbx)
     assert bans.is_banned(cfg, "198.18.7.10", netns=lab.pbx)
     import time

@@ -48,10 +48,15 @@ def parse_ip(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return addr
 
 
-def _seconds(seconds: int | None) -> int | None:
+def _seconds(cfg: Any, seconds: int | None) -> int | None:
+    """Kernel lifetime of a ban: ``seconds`` plus ``[firewall] ban_grace`` (30 s). fail2ban stays
+    the authority and lifts the ban with del_ban on its own unban cycle, which can run seconds
+    after the nominal end; without the grace the kernel would let an address through while
+    fail2ban still counts it as banned ("already banned": no new ban for new failures)."""
     if seconds is None or seconds <= 0:
         return None  # permanent
-    return min(int(seconds), MAX_SECONDS)
+    grace = max(0, cfg.get_int("firewall", "ban_grace", 30))
+    return min(int(seconds) + grace, MAX_SECONDS)
 
 
 # -- nftables ------------------------------------------------------------------------------------
@@ -222,7 +227,7 @@ def wait_conntrack(timeout: float = 10.0) -> None:
 def add_ban(cfg: Any, ip: str, seconds: int | None, *, netns: str | None = None) -> None:
     """Ban ``ip`` for ``seconds`` (None or <= 0: until removed) and drop its conntrack entries."""
     addr = parse_ip(ip)
-    secs = _seconds(seconds)
+    secs = _seconds(cfg, seconds)
     backend = backend_name(cfg)
     if backend == "nftables":
         _nft_add(addr, secs, netns)
