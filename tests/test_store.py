@@ -46,3 +46,23 @@ def test_pg_named_parameters_translate() -> None:
     store = Store(conn=None, kind="pgsql")
     assert store._sql("select x::text from t where a = :a and b like '5%'") == (
         "select x::text from t where a = %(a)s and b like '5%%'")
+
+
+def test_borrowed_uses_given_store_opens_own_or_yields_none(tmp_path: Path) -> None:
+    from fs_python import config
+    from fs_python.store import borrowed
+
+    given = Store.sqlite(tmp_path / "given.db")
+    conf = tmp_path / "c.conf"
+    conf.write_text(f"[fsguard]\nstate_dir = {tmp_path}\n")
+    cfg = config.load(conf)
+    with borrowed(cfg, given) as st:
+        assert st is given
+    with borrowed(cfg, None) as st:
+        assert st is not None and st is not given
+        assert st.query("select count(*) as n from v_fsguard_bans") == [{"n": 0}]
+    # A store that cannot be opened (its path is a directory) yields None: callers fall back.
+    (tmp_path / "isdir.db").mkdir()
+    conf.write_text(f"[fsguard]\nstate_dir = {tmp_path}\n[store]\npath = {tmp_path / 'isdir.db'}\n")
+    with borrowed(config.load(conf), None) as st:
+        assert st is None

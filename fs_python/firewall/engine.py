@@ -160,22 +160,12 @@ def load_ruleset(path: Path) -> Ruleset:
 def build_ruleset(cfg: Any, *, store: Any | None = None, feed_ranges: Any = None) -> tuple[Ruleset, Any]:
     from fs_python.perimeter import build as pbuild
     from fs_python.perimeter import snapshot
+    from fs_python.store import borrowed
 
-    own = None
-    if store is None:
-        try:
-            from fs_python.store import open_store
-
-            store = own = open_store(cfg)
-        except Exception:
-            store = None
-    try:
-        data = pbuild.collect(cfg, store, feed_ranges=feed_ranges)
-        if store is not None:
+    with borrowed(cfg, store) as st:
+        data = pbuild.collect(cfg, st, feed_ranges=feed_ranges)
+        if st is not None:
             snapshot.write_whitelist(cfg.state_dir, data.whitelist)
-    finally:
-        if own is not None:
-            own.close()
     return build(cfg, data), data
 
 

@@ -33,15 +33,9 @@ def memberships(cfg: Any, ip: str, *, store: Any | None = None) -> list[Membersh
     if value != end:
         raise ValueError(f"{ip[:60]!r}: give one address, not a network")
     out: list[Membership] = []
-    own = None
-    if store is None:
-        try:
-            from fs_python.store import open_store
+    from fs_python.store import borrowed
 
-            store = own = open_store(cfg)
-        except Exception:
-            store = None
-    try:
+    with borrowed(cfg, store) as store:
         if store is not None:
             for name, kind in (("allow", "whitelist"), ("deny", "blacklist")):
                 for e in lists.entries(store, name):
@@ -58,9 +52,6 @@ def memberships(cfg: Any, ip: str, *, store: Any | None = None) -> list[Membersh
         for c in carr:
             if c.family == fam and c.start <= value <= c.end:
                 out.append(Membership("carrier", c.source, f"carrier {c.cidr} ({c.label})"))
-    finally:
-        if own is not None:
-            own.close()
     for name, fams in feeds.all_cached(cfg).items():
         for lo, hi in fams[fam]:
             if lo <= value <= hi:

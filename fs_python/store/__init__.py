@@ -175,3 +175,22 @@ def open_store(cfg: Any) -> Store:
         store = Store.sqlite(path)
     store.migrate()
     return store
+
+
+@contextmanager
+def borrowed(cfg: Any, store: Store | None) -> Iterator[Store | None]:
+    """Use ``store`` if the caller has one, else open the configured store for this block (and
+    close it after). Yields None when the store cannot be opened: callers fall back to the last
+    snapshot on disk, so a broken database never empties the whitelist."""
+    if store is not None:
+        yield store
+        return
+    try:
+        own = open_store(cfg)
+    except Exception:
+        yield None
+        return
+    try:
+        yield own
+    finally:
+        own.close()
