@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,28 +174,42 @@ def _why_text(r: WhyResult) -> str:
     return "\n".join(out)
 
 
-def cmd_why(args: argparse.Namespace) -> int:
-    ip = _ip(args.ip)
-    if ip is None:
-        output.error(f"not an IP address: {args.ip[:60]!r}")
-        return int(Exit.BAD_INPUT)
-    try:
-        from fs_python.store import StoreError, open_store
+def _with_store(args: argparse.Namespace, ip_text: str | None, body: Callable[[Any, Any, str | None], int]) -> int:
+    """Validate the optional IP argument, open the store, run ``body(cfg, store, ip)``, close it.
 
+    One place for the exit codes every store-backed command shares: a malformed IP is BAD_INPUT
+    before anything is opened, an unreachable or failing store is STORE_ERROR."""
+    from fs_python.store import StoreError, open_store
+
+    ip = None
+    if ip_text is not None:
+        ip = _ip(ip_text)
+        if ip is None:
+            output.error(f"not an IP address: {ip_text[:60]!r}")
+            return int(Exit.BAD_INPUT)
+    try:
         cfg = _load()
         store = open_store(cfg)
     except Exception as exc:
         output.error(str(exc))
         return int(Exit.STORE_ERROR)
     try:
-        res = why(cfg, store, ip)
+        return body(cfg, store, ip)
     except StoreError as exc:
         output.error(str(exc))
         return int(Exit.STORE_ERROR)
     finally:
         store.close()
-    output.emit(args, res, _why_text(res))
-    return int(Exit.OK)
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    def body(cfg: Any, store: Any, ip: str | None) -> int:
+        assert ip is not None
+        res = why(cfg, store, ip)
+        output.emit(args, res, _why_text(res))
+        return int(Exit.OK)
+
+    return _with_store(args, args.ip, body)
 
 
 # -- unban ---------------------------------------------------------------------------------------
@@ -233,52 +248,31 @@ def unban(cfg: Any, store: Any, ip: str) -> UnbanResult:
 
 
 def cmd_unban(args: argparse.Namespace) -> int:
-    ip = _ip(args.ip)
-    if ip is None:
-        output.error(f"not an IP address: {args.ip[:60]!r}")
-        return int(Exit.BAD_INPUT)
-    from fs_python.store import open_store
-
-    try:
-        cfg = _load()
-        store = open_store(cfg)
-    except Exception as exc:
-        output.error(str(exc))
-        return int(Exit.STORE_ERROR)
-    try:
+    def body(cfg: Any, store: Any, ip: str | None) -> int:
+        assert ip is not None
         res = unban(cfg, store, ip)
-    finally:
-        store.close()
-    found = res.jails or res.kernel or res.rows
-    text = (f"{ip}: unbanned (jails: {', '.join(res.jails) or '-'}; kernel set: {'yes' if res.kernel else 'no'};"
-            f" evidence rows closed: {res.rows})") if found else f"{ip}: was not banned"
-    output.emit(args, res, "\n".join([text] + [f"  note: {n}" for n in res.notes]))
-    return int(Exit.OK if found else Exit.NOT_FOUND)
+        found = res.jails or res.kernel or res.rows
+        text = (f"{ip}: unbanned (jails: {', '.join(res.jails) or '-'}; kernel set: "
+                f"{'yes' if res.kernel else 'no'}; evidence rows closed: {res.rows})") if found else (
+                f"{ip}: was not banned")
+        output.emit(args, res, "\n".join([text] + [f"  note: {n}" for n in res.notes]))
+        return int(Exit.OK if found else Exit.NOT_FOUND)
+
+    return _with_store(args, args.ip, body)
 
 
 # -- offenders / service -------------------------------------------------------------------------
 def cmd_offenders(args: argparse.Namespace) -> int:
     from fs_python import evidence
-    from fs_python.store import open_store
 
-    ip = None
-    if args.ip:
-        ip = _ip(args.ip)
-        if ip is None:
-            output.error(f"not an IP address: {args.ip[:60]!r}")
-            return int(Exit.BAD_INPUT)
-    try:
-        cfg = _load()
-        store = open_store(cfg)
+    def body(cfg: Any, store: Any, ip: str | None) -> int:
         rows = evidence.offenders(store, ip=ip, limit=args.limit)
-        store.close()
-    except Exception as exc:
-        output.error(str(exc))
-        return int(Exit.STORE_ERROR)
-    lines = [f"{r['ip_address']:<40} {r['user_identity']:<40} {r['event_kind']:<18} {r['failure_count']:>7}"
-             f"  last {_fmt(r['last_seen'])}  ({r['whitelist_reason']})" for r in rows]
-    output.emit(args, rows, "\n".join(lines) if lines else "no offenders behind whitelisted addresses")
-    return int(Exit.OK)
+        lines = [f"{r['ip_address']:<40} {r['user_identity']:<40} {r['event_kind']:<18} {r['failure_count']:>7}"
+                 f"  last {_fmt(r['last_seen'])}  ({r['whitelist_reason']})" for r in rows]
+        output.emit(args, rows, "\n".join(lines) if lines else "no offenders behind whitelisted addresses")
+        return int(Exit.OK)
+
+    return _with_store(args, args.ip or None, body)
 
 
 def cmd_service(args: argparse.Namespace) -> int:
