@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from fs_python.drill.runner import run_drill
+from fsguard.drill.runner import run_drill
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""One dynamic ban (``fs_python.firewall.bans.add_ban``, what fail2ban's action calls) while a
+"""One dynamic ban (``fsguard.firewall.bans.add_ban``, what fail2ban's action calls) while a
 200,000-entry feed is loaded, on both backends. Goal: < 50 ms.
 
 Baseline, measured in the same run: the naive nftables layout (the whole feed in one interval
@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.benchlib import Netns, make_cfg, synthetic_feed  # noqa: E402
-from fs_python.firewall import bans, engine  # noqa: E402
-from fs_python.perimeter import feeds  # noqa: E402
+from fsguard.firewall import bans, engine  # noqa: E402
+from fsguard.perimeter import feeds  # noqa: E402
 
 
 def ban_times(cfg: object, ns: Netns, count: int) -> list[float]:

@@ -53,8 +53,8 @@ def run(tmp: Path, n: int, addrs: int, mode: str, registered: int) -> float:
     store = None
     try:
         if mode == "fsguard":
-            from fs_python.service import Service
-            from fs_python.store import open_store
+            from fsguard.service import Service
+            from fsguard.store import open_store
 
             now = time.time()
             regs = [{"ip": str(ipaddress.IPv4Address(int(ipaddress.IPv4Address("100.64.0.0")) + i)),

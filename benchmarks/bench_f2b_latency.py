@@ -37,7 +37,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="fsg3-bench-") as d:
             cfg, conf, log = make_config(Path(d), f"netns = {ns}\n[firewall]\nbackend = nftables\n")
             proc = start_server(conf)
-            from fs_python.firewall import bans
+            from fsguard.firewall import bans
 
             lat: list[float] = []
             det: list[float] = []

@@ -18,9 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.benchlib import FeedServer, Netns, make_cfg, synthetic_feed  # noqa: E402
-from fs_python.firewall import engine  # noqa: E402
-from fs_python.perimeter import feeds, update  # noqa: E402
-from fs_python.store import open_store  # noqa: E402
+from fsguard.firewall import engine  # noqa: E402
+from fsguard.perimeter import feeds, update  # noqa: E402
+from fsguard.store import open_store  # noqa: E402
 
 
 def floor_restore(ns: Netns, entries: list[str]) -> float:

@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fs_python import fslog  # noqa: E402
-from fs_python.fakefs import FakeSwitch, Harness  # noqa: E402
-from fs_python.fakefs.session import Session, new_channel  # noqa: E402
+from fsguard.fakefs import FakeSwitch, Harness  # noqa: E402
+from fsguard.fakefs.session import Session, new_channel  # noqa: E402
 
 GOAL_US = 100.0
 

@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.benchlib import Netns, make_cfg, sh, synthetic_feed  # noqa: E402
-from fs_python.firewall import engine  # noqa: E402
-from fs_python.perimeter import feeds  # noqa: E402
+from fsguard.firewall import engine  # noqa: E402
+from fsguard.perimeter import feeds  # noqa: E402
 
 PBX, CLIENT = "198.18.0.1", "198.18.0.2"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fs_python import config
-from fs_python.perimeter.addr import Policy
+from fsguard.perimeter.addr import Policy
 
 
 def synthetic_feed(n: int, seed: int = 1, net_share: float = 0.03) -> list[str]:

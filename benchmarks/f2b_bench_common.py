@@ -12,7 +12,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from fs_python import config  # noqa: E402
-from fs_python.f2b import render  # noqa: E402
+from fsguard.f2b import render  # noqa: E402
 
 TOKEN = "benchtoken0123456789"
 

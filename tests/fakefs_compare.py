@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from fs_python.fakefs import FakeSwitch, Harness
-from fs_python.fakefs.session import PHRASES
+from fsguard.fakefs import FakeSwitch, Harness
+from fsguard.fakefs.session import PHRASES
 
 PROBE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "samples" / "mod_python3-probe"
 if not PROBE.is_dir():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fs_python import fslog, registry, whitelist
-from fs_python.fakefs import FakeSwitch, Harness
+from fsguard.fakefs import FakeSwitch, Harness
 
 TOKEN = "fsg2TestToken0123"
 

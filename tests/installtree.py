@@ -129,13 +129,14 @@ _FROZEN: dict[str, Path] = {}
 
 
 def frozen_package(factory: Any) -> Path:
-    """A copy of fs_python (and fusionpbx_app next to it) taken once per session: other work on the
+    """A copy of fs_python, fsguard (and fusionpbx_app next to them) taken once per session: other work on the
     checkout while the tests run must not make a second install look like an upgrade."""
     if "pkg" not in _FROZEN:
         base = factory.mktemp("frozen")
         src = Path(__file__).resolve().parent.parent
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
         shutil.copytree(src / "fs_python", base / "fs_python", ignore=ignore)
+        shutil.copytree(src / "fsguard", base / "fsguard", ignore=ignore)
         shutil.copytree(src / "fusionpbx_app", base / "fusionpbx_app", ignore=ignore)
-        _FROZEN["pkg"] = base / "fs_python"
+        _FROZEN["pkg"] = base / "fsguard"
     return _FROZEN["pkg"]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fs_python import fslog
-from fs_python.fakefs import Harness
 from fs_python.registry import write_snapshot
+from fsguard.fakefs import Harness
 from tests import fsg_fixtures
 from tests.test_monitor import start, wait_for
 

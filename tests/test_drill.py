@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from fs_python.drill import ledger
+from fsguard.drill import ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,7 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, str, Pat
     host_rules = _host_rules()
     env = dict(os.environ, FSGUARD_DRILL_RUN_DIR=str(run_dir))
     env.pop("FSGUARD_CONFIG", None)
-    proc = subprocess.run([sys.executable, "-m", "fs_python.cli", "drill", "--simulate", "--json"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "fsguard.cli", "drill", "--simulate", "--json"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=300)
     report = json.loads(proc.stdout)
     assert set(ledger.list_drill_netns()) <= before  # every namespace it made is gone
@@ -90,8 +90,8 @@ def test_drill_benchmark_runs_quick() -> None:
 SABOTAGE = r"""
 import json, sys
 from fs_python import config
-from fs_python.drill.env import SimEnv
-from fs_python.drill.runner import run_drill
+from fsguard.drill.env import SimEnv
+from fsguard.drill.runner import run_drill
 
 LINE, STEP = sys.argv[1], int(sys.argv[2])
 

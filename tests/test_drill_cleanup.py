@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from fs_python.drill import ledger
-from fs_python.drill.netns import Topology
+from fsguard.drill import ledger
+from fsguard.drill.netns import Topology
 
 ROOT = Path(__file__).resolve().parents[1]
-FSGUARD = [sys.executable, "-m", "fs_python.cli"]
+FSGUARD = [sys.executable, "-m", "fsguard.cli"]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")
 
@@ -140,16 +140,16 @@ def test_killed_drill_is_swept_by_cleanup(tmp_path: Path) -> None:
 HOST_SNIPPET = r"""
 import json, socket, sys, tempfile, threading
 from pathlib import Path
-from fs_python.drill import ledger, netns
-from fs_python.drill.client import Agent
-from fs_python.drill.runner import undo_item
+from fsguard.drill import ledger, netns
+from fsguard.drill.client import Agent
+from fsguard.drill.runner import undo_item
 led = ledger.Ledger(ledger.new_run_id(), Path(sys.argv[1]))
 topo = netns.Topology(led.run_id, host_mode=True, pbx_ip="203.0.113.5")
 topo.create(led)
 # a "FreeSWITCH" on the sandbox host's own address answering OPTIONS
 srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); srv.bind(("203.0.113.5", 5060))
 def serve():
-    from fs_python.drill import sip
+    from fsguard.drill import sip
     data, addr = srv.recvfrom(65535)
     srv.sendto(sip.response_to(sip.parse(data), 200).encode(), addr)
 threading.Thread(target=serve, daemon=True).start()

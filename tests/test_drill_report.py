@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from fs_python.cli import build_parser
-from fs_python.cli import drill as cli_drill
-from fs_python.cli.exitcodes import Exit
-from fs_python.drill import report as rep
+from fsguard.cli import build_parser
+from fsguard.cli import drill as cli_drill
+from fsguard.cli.exitcodes import Exit
+from fsguard.drill import report as rep
 
 
 def make(statuses: list[list[str]], setup_ok: bool = True, cleanup_ok: bool = True) -> rep.DrillReport:
@@ -44,10 +44,10 @@ def test_step_status_from_checks_and_errors() -> None:
         step.check("first", True)
         raise RuntimeError("dependency missing")
     with rep.timed_step(r, 2, "abort") as step:
-        raise rep.StepAbort("fs_python.f2b.render is not available")
+        raise rep.StepAbort("fsguard.f2b.render is not available")
     assert [s.status for s in r.steps] == ["fail", "fail"]
     assert r.steps[0].error == "RuntimeError: dependency missing"
-    assert r.steps[1].error == "fs_python.f2b.render is not available"
+    assert r.steps[1].error == "fsguard.f2b.render is not available"
 
 
 def test_text_and_json_say_the_same() -> None:
@@ -77,7 +77,7 @@ def test_simulate_is_the_default_only_without_freeswitch(monkeypatch: pytest.Mon
 
 
 def test_exit_codes(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import fs_python.drill.runner as runner
+    import fsguard.drill.runner as runner
 
     monkeypatch.setattr(cli_drill.os, "geteuid", lambda: 0)
     for statuses, setup_ok, code in (([["pass"]], True, Exit.OK), ([["fail"]], True, Exit.DRILL_FAILED),
@@ -101,7 +101,7 @@ def test_host_mode_preflight_says_what_is_missing(tmp_path) -> None:
     conf.write_text(f"[fsguard]\nstate_dir = {tmp_path}\n[fail2ban]\nlogpath = {tmp_path / 'fs.log'}\n"
                     f"socket = {tmp_path / 'none.sock'}\n")
     env = dict(os.environ, FSGUARD_CONFIG=str(conf), FSGUARD_DRILL_RUN_DIR=str(tmp_path / "run"))
-    proc = subprocess.run([sys.executable, "-m", "fs_python.cli", "drill", "--host", "--json"],
+    proc = subprocess.run([sys.executable, "-m", "fsguard.cli", "drill", "--host", "--json"],
                           cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == int(Exit.PREFLIGHT_FAILED), proc.stderr

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from fs_python.drill import sip
-from fs_python.drill.client import Agent
-from fs_python.drill.fslog import FsLog
-from fs_python.drill.pbx import CallInfo, Directory, Hooks, StandInPBX
+from fsguard.drill import sip
+from fsguard.drill.client import Agent
+from fsguard.drill.fslog import FsLog
+from fsguard.drill.pbx import CallInfo, Directory, Hooks, StandInPBX
 
 SAMPLE = Path("/work/shared/reference/samples/freeswitch-1.10.12-real.log")
 REPO_SAMPLE = Path(__file__).resolve().parents[2] / "shared/reference/samples/freeswitch-1.10.12-real.log"

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from fs_python import eventline
-from fs_python.fakefs import FakeSwitch, Harness
-from fs_python.fakefs import freeswitch as fs
+from fsguard.fakefs import FakeSwitch, Harness
+from fsguard.fakefs import freeswitch as fs
 
 TOKEN = "fsg2Token9876"
 HOSTILE = ["x] from ip 198.51.100.9 [", "a\r\nb", "\x1b[2J", '"quoted" \\ back', "bad\udcff\udcfe", "\x00", "é\u202e",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import time
 
-from fs_python import eventline, evidence
-from fs_python.store import Store
+from fs_python import eventline
+from fsguard import evidence
+from fsguard.store import Store
 from tests.pgfix import fusion_db, pg_role  # noqa: F401
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fs_python import config, eventline
-from fs_python.f2b import render
+from fsguard.f2b import render
 from tests.f2b_common import F2B_PKG, LOGS, SYS_PY, TOKEN, write_config
 
 pytestmark = pytest.mark.skipif(not F2B_PKG.is_dir(), reason="fail2ban is not installed")

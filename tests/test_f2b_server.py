@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from fs_python import config, eventline, evidence
-from fs_python.cli import fail2ban as cli
-from fs_python.f2b import render
-from fs_python.f2b.client import Client
-from fs_python.firewall import bans
-from fs_python.service import Service
-from fs_python.store import open_store
+from fs_python import config, eventline
+from fsguard import evidence
+from fsguard.cli import fail2ban as cli
+from fsguard.f2b import render
+from fsguard.f2b.client import Client
+from fsguard.firewall import bans
+from fsguard.service import Service
+from fsguard.store import open_store
 from tests.f2b_common import TOKEN, Server, write_config
 
 pytestmark = pytest.mark.skipif(

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from fs_python import config, eventline, evidence
-from fs_python.f2b import render
-from fs_python.f2b.action import Recorder
-from fs_python.service import Service, TickResult
-from fs_python.store import open_store
+from fs_python import config, eventline
+from fsguard import evidence
+from fsguard.f2b import render
+from fsguard.f2b.action import Recorder
+from fsguard.service import Service, TickResult
+from fsguard.store import open_store
 from tests.f2b_common import ROOT, TOKEN, write_config
 
 
@@ -34,7 +35,7 @@ def test_render_install_files_only(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
     paths = render.render_config(cfg, tmp_path / "etc", logpath=tmp_path / "missing" / "fs.log")
     names = sorted(str(p.relative_to(tmp_path / "etc")) for p in paths)
-    assert names == ["action.d/fsguard.py", "filter.d/fsguard-events.conf", "filter.d/fsguard-fusionpbx.conf",
+    assert names == ["action.d/fsguard_action.py", "filter.d/fsguard-events.conf", "filter.d/fsguard-fusionpbx.conf",
                      "filter.d/fsguard-sofia.conf", "jail.d/fsguard.local"]
     assert (tmp_path / "missing" / "fs.log").exists()  # fail2ban 1.0.2 must find it
     jail = (tmp_path / "etc" / "jail.d" / "fsguard.local").read_text()
@@ -43,7 +44,7 @@ def test_render_install_files_only(tmp_path: Path) -> None:
                              ("fsguard-sofia", "false"), ("fsguard-fusionpbx", "false")):
         block = jail.split(f"[{section}]")[1].split("\n[")[0]
         assert f"enabled = {enabled}" in block
-        assert "bantime.increment = true" in block and "action = fsguard.py[" in block
+        assert "bantime.increment = true" in block and "action = fsguard_action.py[" in block
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand the file over")
@@ -163,7 +164,7 @@ def test_action_records_evidence_and_respects_whitelist(tmp_path: Path) -> None:
 # -- CLI -----------------------------------------------------------------------------------------
 def _fsguard(cfgpath: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, FSGUARD_CONFIG=str(cfgpath))
-    return subprocess.run([sys.executable, "-m", "fs_python.cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "fsguard.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
 
 

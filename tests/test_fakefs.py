@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fs_python.fakefs import FakeSwitch, FreeSwitchCrash, FreeSwitchDeadlock, Harness, split_command
-from fs_python.fakefs import freeswitch as fs
-from fs_python.fakefs.logfile import separate_string, str2level
+from fsguard.fakefs import FakeSwitch, FreeSwitchCrash, FreeSwitchDeadlock, Harness, split_command
+from fsguard.fakefs import freeswitch as fs
+from fsguard.fakefs.logfile import separate_string, str2level
 
 
 @pytest.fixture
@@ -222,7 +222,7 @@ def test_separate_string_port() -> None:
 def test_separate_string_fast_path_equals_the_c_port() -> None:
     import random
 
-    from fs_python.fakefs.logfile import _separate_slow
+    from fsguard.fakefs.logfile import _separate_slow
 
     rnd = random.Random(3)
     for _ in range(20_000):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fs_python import config
-from fs_python.firewall import FirewallError, bans
+from fsguard.firewall import FirewallError, bans
 from tests.fsg4net import Lab, can_run, sh
 
 why = can_run()
@@ -105,7 +105,7 @@ def test_conntrack_entries_deleted(lab: Lab, tmp_path: Path) -> None:
 
 
 def test_nft_command_fallback_when_netlink_fails(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fs_python.firewall import nftnl
+    from fsguard.firewall import nftnl
 
     def broken(*a: object, **k: object) -> None:
         raise nftnl.NetlinkError(95, "not supported")

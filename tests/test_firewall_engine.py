@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from fs_python import config
-from fs_python.firewall import FirewallError, engine, ipt, nft
-from fs_python.perimeter import snapshot
-from fs_python.store import open_store
+from fsguard.firewall import FirewallError, engine, ipt, nft
+from fsguard.perimeter import snapshot
+from fsguard.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "data" / "perimeter" / "delegated-fsg-extended-latest"
@@ -33,7 +33,7 @@ def _cfg(tmp_path: Path, more: str = "", store: str = "") -> config.Config:
 
 
 def _ready(cfg: config.Config) -> None:
-    from fs_python.perimeter import countries, update
+    from fsguard.perimeter import countries, update
 
     assert update.update_all(cfg)[0].status == "updated"
     assert countries.refresh(cfg).available
@@ -42,7 +42,7 @@ def _ready(cfg: config.Config) -> None:
 def test_nft_rendering_order_counters_and_scope(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
     _ready(cfg)
-    from fs_python.perimeter import lists
+    from fsguard.perimeter import lists
 
     store = open_store(cfg)
     lists.add(store, cfg, "allow", "198.51.100.0/24", "office")
@@ -102,7 +102,7 @@ def test_bad_firewall_config_refused(tmp_path: Path, more: str, msg: str) -> Non
 def test_boot_with_store_down_uses_snapshot(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
     store = open_store(cfg)
-    from fs_python.perimeter import lists
+    from fsguard.perimeter import lists
 
     lists.add(store, cfg, "allow", "198.51.100.0/24", "office")
     snapshot.write_from_store(cfg, store)
@@ -126,9 +126,9 @@ def test_build_failure_reapplies_last_good(tmp_path: Path) -> None:
 
 
 def test_units_and_cron() -> None:
-    data = ROOT / "fs_python" / "data"
+    data = ROOT / "fsguard" / "data"
     fw = (data / "systemd" / "fsguard-firewall.service").read_text()
-    assert "ExecStart=/usr/bin/python3 -m fs_python.cli firewall apply" in fw
+    assert "ExecStart=@FSGUARD@ firewall apply" in fw
     assert "After=" in fw and "nftables.service" in fw and "WantedBy=multi-user.target" in fw
     timer = (data / "systemd" / "fsguard-feeds.timer").read_text()
     assert "OnUnitActiveSec=4h" in timer

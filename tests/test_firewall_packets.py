@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from fs_python import config
-from fs_python.firewall import FirewallError, bans, engine, ipt, nft
-from fs_python.perimeter import countries, lists, update
-from fs_python.store import open_store
+from fsguard.firewall import FirewallError, bans, engine, ipt, nft
+from fsguard.perimeter import countries, lists, update
+from fsguard.store import open_store
 from tests.fsg4net import Lab, Listener, can_run, send_udp, sh, tcp_connect
 
 why = can_run()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fs_python.install import installer, sources
-from fs_python.install.target import Misconfigured
+from fsguard.install import installer, sources
+from fsguard.install.target import Misconfigured
 from tests.installtree import freeswitch_tree, frozen_package, tree_state
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,11 +42,15 @@ def test_install_rerun_uninstall_plain_freeswitch(tmp_path: Path, layout: str) -
     assert (conf / "sip_profiles/internal.xml").stat().st_mode & 0o777 == 0o640
     assert '<load module="mod_python3"/>' in (conf / "autoload_configs/modules.conf.xml").read_text()
     assert 'value="fs_python.monitor"' in (conf / "autoload_configs/python.conf.xml").read_text()
-    assert (scripts / "fs_python/eventline.py").read_bytes() == (sources.PKG_DIR / "eventline.py").read_bytes()
+    shipped = sources.PKG_DIR.parent / "fs_python"
+    assert (scripts / "fs_python/eventline.py").read_bytes() == (shipped / "eventline.py").read_bytes()
+    # FreeSWITCH's copy is fs_python alone; root's copy (the whole product) lives outside its trees
+    assert not (scripts / "fsguard").exists() and (root / "usr/lib/fsguard/fsguard/cli/__init__.py").is_file()
     cfg = (root / "etc/fsguard/fsguard.conf").read_text()
     assert "kind = sqlite" in cfg and "path = /var/lib/fsguard/fsguard.db" in cfg
     assert (root / "etc/fsguard/fsguard.conf").stat().st_mode & 0o777 == 0o640
-    assert str(scripts.relative_to(root)) in (root / "usr/local/sbin/fsguard").read_text()
+    wrapper = (root / "usr/local/sbin/fsguard").read_text()
+    assert "python3 -I " in wrapper and "/usr/lib/fsguard" in wrapper and "scripts" not in wrapper
 
     # the SQLite store exists with every fsguard table
     import sqlite3
@@ -82,14 +86,15 @@ def test_upgrade_updates_changed_files_and_keeps_original_backups(tmp_path: Path
     monkeypatch.setattr(sources, "NOT_FOUND_XML", sources.NOT_FOUND_XML.replace("last extension", "final extension"))
     res = installer.install(root)
     # (package files may differ too when the checkout changed between the two runs: ignore those)
-    assert [f["path"] for f in res.files if f["action"] == "update" and "/fs_python/" not in f["path"]] == [
+    assert [f["path"] for f in res.files
+            if f["action"] == "update" and "/fs_python/" not in f["path"] and "/usr/lib/fsguard/" not in f["path"]] == [
         f"/etc/freeswitch/dialplan/public/{sources.NOT_FOUND_FILE}"]
     installer.uninstall(root)
     assert tree_state(root) == before
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fs_python.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "fsguard.cli", *args], capture_output=True, text=True,
                           cwd=ROOT, check=False)
 
 
@@ -139,9 +144,11 @@ def test_fail2ban_files_pass_the_config_test_and_a_broken_one_rolls_back(tmp_pat
     res = installer.install(root)
     assert [s["status"] for s in res.steps if s["name"] == "fail2ban-client -t"] == ["done"]
     jail = (root / "etc/fail2ban/jail.d/fsguard.local").read_text()
-    # host paths, not the tree's: the jail reads FreeSWITCH's log, the action imports from the scripts dir
+    # host paths, not the tree's: the jail reads FreeSWITCH's log, the action imports from the
+    # root-owned product copy, never from FreeSWITCH's (www-data-writable) scripts dir
     assert "logpath = /var/log/freeswitch/freeswitch.log" in jail and str(tmp_path) not in jail
-    assert 'pythonpath="/usr/share/freeswitch/scripts"' in jail and 'config="/etc/fsguard/fsguard.conf"' in jail
+    assert 'pythonpath="/usr/lib/fsguard"' in jail and "scripts" not in jail
+    assert 'config="/etc/fsguard/fsguard.conf"' in jail
     installer.uninstall(root)
     assert tree_state(root) == before
 
@@ -163,8 +170,7 @@ def test_service_unit_runs_the_installed_package(tmp_path: Path) -> None:
     root = freeswitch_tree(tmp_path / "root")
     installer.install(root)
     unit = (root / "etc/systemd/system/fsguard.service").read_text()
-    assert "Environment=PYTHONPATH=/usr/share/freeswitch/scripts" in unit
-    assert "ExecStart=/usr/bin/python3 -m fs_python.cli service" in unit
+    assert "PYTHONPATH" not in unit and "ExecStart=/usr/local/sbin/fsguard service" in unit
     # the service's runtime ignore-list file is fsguard's too: uninstall removes it
     (root / "etc/fail2ban/jail.d").mkdir(parents=True, exist_ok=True)
     (root / "etc/fail2ban/jail.d/fsguard.whitelist.local").write_text("[fsguard-auth]\nignoreip = 192.0.2.1\n")
@@ -188,7 +194,7 @@ def test_state_dir_and_config_belong_to_freeswitch_s_group(tmp_path: Path) -> No
 
 
 def test_failure_at_the_last_step_removes_the_new_store_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fs_python.install import files
+    from fsguard.install import files
 
     root = freeswitch_tree(tmp_path / "root")
     before = tree_state(root)
@@ -231,7 +237,7 @@ def test_sigterm_half_way_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyP
     import os
     import signal
 
-    from fs_python.install import files
+    from fsguard.install import files
 
     root = freeswitch_tree(tmp_path / "root")
     before = tree_state(root)
@@ -256,7 +262,7 @@ def test_after_a_killed_run_the_next_install_adopts_its_files(tmp_path: Path, mo
     """SIGKILL cannot be caught: simulate a run that died after writing files but before the
     manifest. The next install tracks fsguard's identical files and finds the originals of its
     marked edits, so uninstall still removes/restores them."""
-    from fs_python.install import files
+    from fsguard.install import files
 
     root = freeswitch_tree(tmp_path / "root")
     before = tree_state(root)
@@ -294,7 +300,7 @@ def test_units_from_the_perimeter_templates_or_cron_without_systemd(tmp_path: Pa
     assert set(shipped) <= set(units)
     for u in units:
         text = (root / "etc/systemd/system" / u).read_text()
-        assert "@SCRIPTS_DIR@" not in text
+        assert "@FSGUARD@" not in text and "PYTHONPATH" not in text
     assert [s["status"] for s in res.steps if s["name"].startswith("systemctl enable")] == ["skipped"]
     installer.uninstall(root)
     assert sorted((root / "etc/systemd/system").iterdir()) == []
@@ -305,4 +311,5 @@ def test_units_from_the_perimeter_templates_or_cron_without_systemd(tmp_path: Pa
     (other / "etc/cron.d").mkdir(parents=True)
     installer.install(other)
     cron = (other / "etc/cron.d/fsguard").read_text()
-    assert "PYTHONPATH=/usr/share/freeswitch/scripts" in cron and not (other / "etc/systemd").exists()
+    assert "&& /usr/local/sbin/fsguard firewall apply" in cron and "PYTHONPATH" not in cron
+    assert not (other / "etc/systemd").exists()

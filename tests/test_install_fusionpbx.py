@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from fs_python.install import appdef, files, installer, sources
-from fs_python.install.target import Misconfigured, NotInstalled, Unsupported
+from fsguard.install import appdef, files, installer, sources
+from fsguard.install.target import Misconfigured, NotInstalled, Unsupported
 from tests.installtree import frozen_package, fusion_tree, tree_state
 from tests.pgfix import connect, fusion_db, pg_role, snapshot  # noqa: F401
 
@@ -252,14 +252,14 @@ def test_an_existing_config_without_a_token_is_misconfigured(host: tuple[Path, d
 
 def test_the_installed_copy_can_reinstall_and_uninstall_by_itself(host: tuple[Path, dict[str, str]],
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """`fsguard install` run later from /usr/local/sbin/fsguard (the copy in the scripts dir, no
+    """`fsguard install` run later from /usr/local/sbin/fsguard (the copy in /usr/lib/fsguard, no
     checkout next to it) finds the app and sql/ in its data dir: nothing is planned away."""
     root, db = host
     tree0, db0 = tree_state(root, skip=CACHE), snapshot(db)
     installer.install(root)
     after = tree_state(root)
-    monkeypatch.setattr(sources, "PKG_DIR", root / "usr/share/freeswitch/scripts/fs_python")
-    assert sources.app_dir() == root / "usr/share/freeswitch/scripts/fs_python/data/fusionpbx_app"
+    monkeypatch.setattr(sources, "PKG_DIR", root / "usr/lib/fsguard/fsguard")
+    assert sources.app_dir() == root / "usr/lib/fsguard/fsguard/data/fusionpbx_app"
     again = installer.install(root)
     assert not again.changed and tree_state(root) == after
     installer.uninstall(root)

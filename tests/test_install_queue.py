@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from fs_python import config, queue
-from fs_python.firewall import bans
-from fs_python.store import Store
+from fs_python import config
+from fsguard import queue
+from fsguard.firewall import bans
+from fsguard.store import Store
 
 
 @pytest.fixture

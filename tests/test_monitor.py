@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from fs_python import eventline, fslog
-from fs_python.fakefs import Harness
 from fs_python.registry import REGISTRY
+from fsguard.fakefs import Harness
 from tests import fsg_fixtures
 from tests.fsg_fixtures import TOKEN, write_config
 

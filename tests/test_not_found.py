@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fs_python import eventline, fslog
-from fs_python.fakefs import Harness
+from fsguard.fakefs import Harness
 from tests import fsg_fixtures
 from tests.fsg_fixtures import TOKEN, write_config
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from fs_python.perimeter.addr import (
+from fsguard.perimeter.addr import (
     AddressError,
     Policy,
     contains,

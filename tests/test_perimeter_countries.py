@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from fs_python import config
-from fs_python.perimeter import countries
-from fs_python.perimeter.addr import range_text
+from fsguard.perimeter import countries
+from fsguard.perimeter.addr import range_text
 
 FIXTURE = Path(__file__).parent / "data" / "perimeter" / "delegated-fsg-extended-latest"
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from fs_python import config
-from fs_python.perimeter import build, feeds, lists, update
-from fs_python.perimeter.fetch import FetchError, RateLimiter, http_get
-from fs_python.store import open_store
+from fsguard.perimeter import build, feeds, lists, update
+from fsguard.perimeter.fetch import FetchError, RateLimiter, http_get
+from fsguard.store import open_store
 
 FEED = "".join(f"45.{i // 250}.{i % 250}.9\n" for i in range(1000)) + "91.200.0.0/22\n2a01:4f8::/32\n"
 

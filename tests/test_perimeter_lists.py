@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from fs_python import config
-from fs_python.perimeter import carriers, lists, membership, snapshot, update
-from fs_python.store import Store, open_store
+from fsguard.perimeter import carriers, lists, membership, snapshot, update
+from fsguard.store import Store, open_store
 from tests.pgfix import connect, fusion_db, pg_role  # noqa: F401
 
 FIXTURE = Path(__file__).parent / "data" / "perimeter" / "delegated-fsg-extended-latest"
@@ -114,7 +114,7 @@ def test_memberships(tmp_path: Path) -> None:
     lists.add(store, cfg, "allow", "198.51.100.9", "customer")
     lists.add(store, cfg, "deny", "198.51.100.0/25", "scanners")
     update.update_all(cfg)
-    from fs_python.perimeter import countries
+    from fsguard.perimeter import countries
 
     countries.refresh(cfg)
     got = membership.memberships(cfg, "198.51.100.9", store=store)
@@ -132,7 +132,7 @@ def test_memberships(tmp_path: Path) -> None:
 
 
 def _fsguard(cfg_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fs_python.cli", "--config", str(cfg_path), *args],
+    return subprocess.run([sys.executable, "-m", "fsguard.cli", "--config", str(cfg_path), *args],
                           capture_output=True, text=True, cwd=Path(__file__).parent.parent)
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from fs_python import queue
-from fs_python.install import installer
-from fs_python.store import Store
+from fsguard import queue
+from fsguard.install import installer
+from fsguard.store import Store
 from tests.installtree import fusion_tree
 from tests.pgfix import connect, fusion_db, pg_role  # noqa: F401
 

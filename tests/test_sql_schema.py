@@ -1,4 +1,4 @@
-"""sql/ and the FusionPBX app's app_config.php agree with fs_python/store/schema.py (the one source)."""
+"""sql/ and the FusionPBX app's app_config.php agree with fsguard/store/schema.py (the one source)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psycopg2
 
-from fs_python.install import appdef, sqlgen
-from fs_python.store import schema
+from fsguard.install import appdef, sqlgen
+from fsguard.store import schema
 from tests.pgfix import fusion_db, pg_role  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +29,7 @@ def test_v001_is_generated_from_schema() -> None:
     for kind in sqlgen.KINDS:
         files = sqlgen.migrations(kind)
         assert files and files[0][:2] == (1, "initial")
-        assert files[0][2] == sqlgen.initial(kind), f"sql/{kind}/V001 is stale: run python -m fs_python.install.sqlgen"
+        assert files[0][2] == sqlgen.initial(kind), f"sql/{kind}/V001 is stale: run python -m fsguard.install.sqlgen"
         assert [v for v, _, _ in files] == list(range(1, len(files) + 1)), "migration versions must be contiguous"
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fs_python.cli import main
+from fsguard.cli import main
 
 
 def _conf(tmp_path: Path, token: str = "abcdef123456") -> Path:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from fs_python.store import Store, StoreError, schema
+from fsguard.store import Store, StoreError, schema
 
 
 def test_migrate_is_idempotent_and_creates_every_table(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_pg_named_parameters_translate() -> None:
 
 def test_borrowed_uses_given_store_opens_own_or_yields_none(tmp_path: Path) -> None:
     from fs_python import config
-    from fs_python.store import borrowed
+    from fsguard.store import borrowed
 
     given = Store.sqlite(tmp_path / "given.db")
     conf = tmp_path / "c.conf"

@@ -1,0 +1,304 @@
+"""fail2ban commands: ``ignore-check``, ``why``, ``unban``, ``offenders``, ``service``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fs_python import config as fsconfig
+from fsguard.cli import output
+from fsguard.cli.exitcodes import Exit
+
+if TYPE_CHECKING:
+    from fs_python.config import Config
+    from fsguard.store import Store
+
+WHITELIST_CMD = "fsguard allow add {ip} --label 'why it is trusted'"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("ignore-check", help="fail2ban ignorecommand: exit 0 ignore, 1 not ignored, 2 bad input")
+    p.add_argument("ip")
+    p.set_defaults(func=cmd_ignore_check)
+    p = sub.add_parser("why", help="is an IP banned or whitelisted, and why (with the evidence)")
+    p.add_argument("ip")
+    p.set_defaults(func=cmd_why)
+    p = sub.add_parser("unban", help="lift a ban: fail2ban, the kernel set and the evidence row")
+    p.add_argument("ip")
+    p.set_defaults(func=cmd_unban)
+    p = sub.add_parser("offenders", help="failures from whitelisted IPs, per user identity")
+    p.add_argument("--ip", help="only this address")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_offenders)
+    p = sub.add_parser("service", help="run fsguard's background loop (ignore sync, offenders, queue)")
+    p.add_argument("--once", action="store_true", help="one tick, then exit")
+    p.add_argument("--interval", type=float, default=5.0)
+    p.set_defaults(func=cmd_service)
+
+
+def _ip(text: str) -> str | None:
+    from fs_python import whitelist
+
+    try:
+        return str(whitelist.parse_ip(text))
+    except ValueError:
+        return None
+
+
+def _load() -> Any:
+    return fsconfig.load()
+
+
+def _firewall_on(cfg: Config) -> bool:
+    """``[fail2ban] firewall = off`` is the harmless mode (tests, dry runs): no kernel set touched."""
+    return cfg.get("fail2ban", "firewall", "on").lower() not in ("off", "0", "false", "no")
+
+
+def _client(cfg: Config) -> Any:
+    from fsguard.f2b.client import Client
+
+    return Client(cfg.get("fail2ban", "socket", "") or "/var/run/fail2ban/fail2ban.sock", timeout=5)
+
+
+# -- ignore-check: fail2ban's ignorecommand contract (stdlib + snapshots only: fast) --------------
+def cmd_ignore_check(args: argparse.Namespace) -> int:
+    from fs_python import whitelist
+
+    try:
+        cfg = _load()
+        verdict = whitelist.check(args.ip, state_dir=cfg.state_dir)
+    except ValueError as exc:
+        output.error(str(exc))
+        return int(Exit.BAD_INPUT)
+    except fsconfig.ConfigError as exc:
+        output.error(str(exc))
+        return int(Exit.BAD_INPUT)
+    output.emit(args, verdict, "; ".join(verdict.reasons) if verdict.whitelisted else "")
+    return int(Exit.OK if verdict.whitelisted else Exit.NOT_IGNORED)
+
+
+# -- why -----------------------------------------------------------------------------------------
+@dataclass
+class WhyResult:
+    ip: str
+    banned: bool = False
+    jails: list[str] = field(default_factory=list)
+    kernel_banned: bool | None = None
+    bans: list[dict[str, Any]] = field(default_factory=list)
+    whitelisted: bool = False
+    whitelist_reasons: list[str] = field(default_factory=list)
+    memberships: list[dict[str, str]] = field(default_factory=list)
+    offenders: list[dict[str, Any]] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _fmt(epoch: Any) -> str:
+    if epoch is None:
+        return "never (permanent)"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(epoch)))
+
+
+def why(cfg: Config, store: Store, ip: str) -> WhyResult:
+    from fs_python import whitelist
+    from fsguard import evidence
+
+    res = WhyResult(ip)
+    verdict = whitelist.check(ip, state_dir=cfg.state_dir)
+    res.whitelisted, res.whitelist_reasons = verdict.whitelisted, list(verdict.reasons)
+    try:
+        client = _client(cfg)
+        running = set(client.jails())
+        res.jails = [j for j in running if j.startswith("fsguard") and client.is_banned(j, ip)]
+    except Exception as exc:
+        res.notes.append(f"fail2ban not asked: {exc}")
+    try:
+        from fsguard.firewall import bans
+
+        if _firewall_on(cfg):
+            res.kernel_banned = bans.is_banned(cfg, ip, netns=cfg.get("fail2ban", "netns") or None)
+    except Exception as exc:
+        res.notes.append(f"kernel set not checked: {exc}")
+    res.bans = evidence.bans_for(store, ip, limit=10)
+    active = evidence.active_bans(store, ip)
+    res.banned = bool(res.jails) or bool(res.kernel_banned) or bool(active)
+    try:
+        mod = importlib.import_module("fsguard.perimeter.membership")
+        res.memberships = [{"list": m.list_name, "source": m.source, "detail": m.detail}
+                           for m in mod.memberships(cfg, ip)]
+    except ModuleNotFoundError:
+        pass
+    except Exception as exc:
+        res.notes.append(f"memberships not checked: {exc}")
+    res.offenders = evidence.offenders(store, ip=ip, limit=20)
+    if res.banned:
+        res.commands.append(f"fsguard unban {ip}")
+    if not res.whitelisted:
+        res.commands.append(WHITELIST_CMD.format(ip=ip))
+    return res
+
+
+def _safe(text: object) -> str:
+    """Attacker text (log lines, user names) printed for a person: no terminal control bytes."""
+    from fs_python import eventline
+
+    return eventline.escape(str(text), 2000)[0]
+
+
+def _why_text(r: WhyResult) -> str:
+    out = [f"{r.ip}: " + ("BANNED" if r.banned else "not banned")
+           + (" (jails: " + ", ".join(r.jails) + ")" if r.jails else "")]
+    if r.kernel_banned is not None:
+        out.append(f"  kernel ban set: {'yes' if r.kernel_banned else 'no'}")
+    out.append("  whitelisted: " + ("; ".join(r.whitelist_reasons) if r.whitelisted else "no"))
+    for m in r.memberships:
+        out.append(f"  list {m['list']} ({m['source']}): {m['detail']}")
+    for b in r.bans:
+        out.append(f"  ban [{b['jail']}] {b['ban_status']} from {_fmt(b['ban_start'])} until {_fmt(b['ban_end'])}"
+                   f" after {b['failure_count']} failures" + (" (restored)" if b.get("restored") else ""))
+        users = json.loads(b.get("user_names") or "[]")
+        agents = json.loads(b.get("user_agents") or "[]")
+        if users:
+            out.append("    users tried: " + ", ".join(_safe(u) for u in users[:10]))
+        if agents:
+            out.append("    user agents: " + ", ".join(_safe(a) for a in agents[:5]))
+        for line in json.loads(b.get("matches") or "[]")[-5:]:
+            out.append("    | " + _safe(line))
+        if b.get("unban_time"):
+            out.append(f"    lifted {_fmt(b['unban_time'])}: {b.get('unban_reason') or ''}")
+    for o in r.offenders:
+        out.append(f"  offender {_safe(o['user_identity'])} ({o['event_kind']}): {o['failure_count']} failures,"
+                   f" last {_fmt(o['last_seen'])}")
+    out += [f"  note: {n}" for n in r.notes]
+    out += [f"  run: {c}" for c in r.commands]
+    return "\n".join(out)
+
+
+def _with_store(args: argparse.Namespace, ip_text: str | None, body: Callable[[Any, Any, str | None], int]) -> int:
+    """Validate the optional IP argument, open the store, run ``body(cfg, store, ip)``, close it.
+
+    One place for the exit codes every store-backed command shares: a malformed IP is BAD_INPUT
+    before anything is opened, an unreachable or failing store is STORE_ERROR."""
+    from fsguard.store import StoreError, open_store
+
+    ip = None
+    if ip_text is not None:
+        ip = _ip(ip_text)
+        if ip is None:
+            output.error(f"not an IP address: {ip_text[:60]!r}")
+            return int(Exit.BAD_INPUT)
+    try:
+        cfg = _load()
+        store = open_store(cfg)
+    except Exception as exc:
+        output.error(str(exc))
+        return int(Exit.STORE_ERROR)
+    try:
+        return body(cfg, store, ip)
+    except StoreError as exc:
+        output.error(str(exc))
+        return int(Exit.STORE_ERROR)
+    finally:
+        store.close()
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    def body(cfg: Config, store: Store, ip: str | None) -> int:
+        assert ip is not None
+        res = why(cfg, store, ip)
+        output.emit(args, res, _why_text(res))
+        return int(Exit.OK)
+
+    return _with_store(args, args.ip, body)
+
+
+# -- unban ---------------------------------------------------------------------------------------
+@dataclass
+class UnbanResult:
+    ip: str
+    jails: list[str] = field(default_factory=list)
+    kernel: bool = False
+    rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def unban(cfg: Config, store: Store, ip: str) -> UnbanResult:
+    from fsguard import evidence
+
+    res = UnbanResult(ip)
+    try:
+        client = _client(cfg)
+        for jail in client.jails():
+            if jail.startswith("fsguard") and client.is_banned(jail, ip):
+                client.unban(jail, ip)  # fail2ban calls fsguard's action: kernel set + evidence
+                res.jails.append(jail)
+    except Exception as exc:
+        res.notes.append(f"fail2ban: {exc}")
+    try:
+        from fsguard.firewall import bans
+
+        netns = cfg.get("fail2ban", "netns") or None  # tests and the drill use a namespace
+        if _firewall_on(cfg) and bans.is_banned(cfg, ip, netns=netns):
+            bans.del_ban(cfg, ip, netns=netns)
+            res.kernel = True
+    except Exception as exc:
+        res.notes.append(f"kernel set: {exc}")
+    res.rows = evidence.record_unban(store, ip=ip, jail=None, reason="fsguard unban (operator)")
+    return res
+
+
+def cmd_unban(args: argparse.Namespace) -> int:
+    def body(cfg: Config, store: Store, ip: str | None) -> int:
+        assert ip is not None
+        res = unban(cfg, store, ip)
+        found = res.jails or res.kernel or res.rows
+        text = (f"{ip}: unbanned (jails: {', '.join(res.jails) or '-'}; kernel set: "
+                f"{'yes' if res.kernel else 'no'}; evidence rows closed: {res.rows})") if found else (
+                f"{ip}: was not banned")
+        output.emit(args, res, "\n".join([text] + [f"  note: {n}" for n in res.notes]))
+        return int(Exit.OK if found else Exit.NOT_FOUND)
+
+    return _with_store(args, args.ip, body)
+
+
+# -- offenders / service -------------------------------------------------------------------------
+def cmd_offenders(args: argparse.Namespace) -> int:
+    from fsguard import evidence
+
+    def body(cfg: Config, store: Store, ip: str | None) -> int:
+        rows = evidence.offenders(store, ip=ip, limit=args.limit)
+        lines = [f"{r['ip_address']:<40} {r['user_identity']:<40} {r['event_kind']:<18} {r['failure_count']:>7}"
+                 f"  last {_fmt(r['last_seen'])}  ({r['whitelist_reason']})" for r in rows]
+        output.emit(args, rows, "\n".join(lines) if lines else "no offenders behind whitelisted addresses")
+        return int(Exit.OK)
+
+    return _with_store(args, args.ip or None, body)
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    import logging
+
+    from fsguard.service import Service
+    from fsguard.store import open_store
+
+    logging.basicConfig(level=logging.INFO, format="fsguard service: %(message)s")
+    try:
+        cfg = _load()
+        store = open_store(cfg)
+    except Exception as exc:
+        output.error(str(exc))
+        return int(Exit.STORE_ERROR)
+    svc = Service(cfg, store)
+    if args.once:
+        res = svc.tick()
+        output.emit(args, res, f"ignore +{res.ignore_added}/-{res.ignore_removed}, unbanned {len(res.unbanned)},"
+                               f" events {res.events}, offences {res.offences}, queue {res.queue}"
+                               + "".join(f"\n  error: {e}" for e in res.errors))
+        return int(Exit.OK if not res.errors else Exit.FAIL2BAN_ERROR)
+    svc.run(interval=max(1.0, args.interval))
+    return int(Exit.OK)

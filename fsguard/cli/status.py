@@ -1,0 +1,115 @@
+"""``fsguard status``: one screen that says whether every stage is in place.
+
+Each stage is checked independently and reported as ok / warn / fail with a reason, so an operator
+sees at once which part is missing (the config, the event token, the registrations snapshot, the
+store, fail2ban, the firewall) instead of one opaque error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fs_python import config as config_mod
+from fsguard.cli.exitcodes import Exit
+from fsguard.cli.output import emit
+
+
+@dataclass
+class Check:
+    name: str
+    state: str  # ok | warn | fail
+    detail: str
+
+
+@dataclass
+class StatusResult:
+    config_path: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.state != "fail" for c in self.checks)
+
+
+def _snapshot(path: Any, key: str, now: float) -> Check:
+    name = path.name
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        items = data.get(key) or []
+    except FileNotFoundError:
+        return Check(name, "warn", f"{path} not written yet")
+    except (OSError, ValueError, AttributeError) as exc:
+        return Check(name, "fail", f"{path}: unreadable ({exc})")
+    age = now - float(data.get("written") or 0)
+    if key == "registrations":
+        live = [r for r in items if float(r.get("expires") or 0) > now]
+        return Check(name, "ok", f"{len(live)} live registrations (snapshot {age:.0f} s old)")
+    return Check(name, "ok", f"{len(items)} entries (snapshot {age:.0f} s old)")
+
+
+def _fail2ban() -> Check:
+    if shutil.which("fail2ban-client") is None:
+        return Check("fail2ban", "fail", "fail2ban-client not installed")
+    try:
+        proc = subprocess.run(["fail2ban-client", "status"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("fail2ban", "fail", f"fail2ban-client: {exc}")
+    if proc.returncode != 0:
+        return Check("fail2ban", "fail", "fail2ban-server not running")
+    jails = [j.strip() for line in proc.stdout.splitlines() if "Jail list:" in line
+             for j in line.split(":", 1)[1].split(",") if j.strip()]
+    ours = [j for j in jails if j.startswith("fsguard")]
+    if not ours:
+        return Check("fail2ban", "warn", "running, but no fsguard jail is enabled")
+    return Check("fail2ban", "ok", "jails: " + ", ".join(ours))
+
+
+def collect(now: float | None = None) -> StatusResult:
+    now = time.time() if now is None else now
+    path = config_mod.config_path()
+    result = StatusResult(str(path))
+    try:
+        cfg = config_mod.load(path)
+    except config_mod.ConfigError as exc:
+        result.checks.append(Check("config", "fail", str(exc)))
+        return result
+    result.checks.append(Check("config", "ok" if path.exists() else "warn",
+                               str(path) if path.exists() else f"{path} missing: defaults in use"))
+    result.checks.append(Check("event token", "ok" if cfg.event_token else "fail",
+                               "set" if cfg.event_token else "no [fsguard] event_token: no evidence lines"))
+    result.checks.append(_snapshot(cfg.state_dir / "registrations.json", "registrations", now))
+    result.checks.append(_snapshot(cfg.state_dir / "whitelist.json", "entries", now))
+    try:
+        from fsguard.store import StoreError, open_store
+
+        store = open_store(cfg)
+        try:
+            row = store.query_one(
+                "select count(*) as n from v_fsguard_bans where ban_status = :s", {"s": "banned"})
+            result.checks.append(Check("store", "ok", f"{cfg.store_kind}: {row['n'] if row else 0} active bans"))
+        finally:
+            store.close()
+    except (StoreError, config_mod.ConfigError) as exc:
+        result.checks.append(Check("store", "fail", str(exc)))
+    result.checks.append(_fail2ban())
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    result = collect()
+    width = max(len(c.name) for c in result.checks)
+    text = "\n".join(f"{c.state.upper():4}  {c.name:<{width}}  {c.detail}" for c in result.checks)
+    emit(args, result, text)
+    return int(Exit.OK if result.ok else Exit.PREFLIGHT_FAILED)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("status", help="is every stage of fsguard in place?")
+    p.set_defaults(func=run)

@@ -1,0 +1,248 @@
+"""The drill's one doorway to the other areas' code (fail2ban, perimeter, firewall, store).
+
+Each adapter calls the area's real entry point; when the entry point is missing or differs, the
+adapter raises :class:`~fsguard.drill.report.StepAbort` naming what is missing, so the step that
+needed it reports FAIL with that reason instead of a fake pass. Keeping these in one module means
+an interface change touches one file.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from fsguard.drill.report import StepAbort
+
+if TYPE_CHECKING:
+    from fs_python.config import Config
+
+
+def need(module: str, *attrs: str) -> ModuleType:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise StepAbort(f"{module} is not available ({exc})") from None
+    for a in attrs:
+        if not hasattr(mod, a):
+            raise StepAbort(f"{module}.{a} is not available")
+    return mod
+
+
+# -- firewall (perimeter area) ------------------------------------------------------------------
+def firewall_apply(cfg: Config, netns: str | None) -> Any:
+    fw = need("fsguard.firewall", "apply")
+    try:
+        return fw.apply(cfg, netns=netns)
+    except ImportError as exc:
+        raise StepAbort(f"fsguard.firewall.apply: {exc}") from None
+
+
+def is_banned(cfg: Config, ip: str, netns: str | None) -> bool:
+    bans = need("fsguard.firewall.bans", "is_banned")
+    return bool(bans.is_banned(cfg, ip, netns=netns))
+
+
+def del_ban(cfg: Config, ip: str, netns: str | None) -> None:
+    bans = need("fsguard.firewall.bans", "del_ban")
+    bans.del_ban(cfg, ip, netns=netns)
+
+
+# -- fail2ban area --------------------------------------------------------------------------------
+def render_fail2ban(cfg: Config, out_dir: Path, logpath: Path) -> list[Path]:
+    render = need("fsguard.f2b.render", "render_config")
+    return list(render.render_config(cfg, out_dir, logpath=logpath, private=True))
+
+
+# -- store (shared schema) ------------------------------------------------------------------------
+def _query(cfg: Config, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    from fsguard.store import open_store
+
+    store = open_store(cfg)
+    try:
+        return store.query(sql, params)
+    finally:
+        store.close()
+
+
+def ban_rows(cfg: Config, ip: str) -> list[dict[str, Any]]:
+    return _query(cfg, "select * from v_fsguard_bans where ip_address = :ip order by ban_start", {"ip": ip})
+
+
+def offender_users(cfg: Config, ip: str) -> set[str]:
+    rows = _query(cfg, "select user_identity from v_fsguard_offenders where ip_address = :ip", {"ip": ip})
+    return {str(r["user_identity"]) for r in rows if r.get("user_identity")}
+
+
+def json_list(value: Any) -> list[Any]:
+    import json
+
+    if not value:
+        return []
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return [value]
+    return list(data) if isinstance(data, list) else [data]
+
+
+# -- whitelist (fs_python area) -------------------------------------------------------------------
+def whitelisted(cfg: Config, ip: str) -> tuple[bool, list[str]]:
+    wl = need("fs_python.whitelist", "check")
+    v = wl.check(ip, state_dir=cfg.state_dir)
+    return bool(v.whitelisted), list(v.reasons)
+
+
+# -- perimeter area -------------------------------------------------------------------------------
+def countries_refresh(cfg: Config) -> str:
+    countries = need("fsguard.perimeter.countries", "refresh")
+    data = countries.refresh(cfg, force=True)
+    if not data.available:
+        raise StepAbort(f"country data not built: {'; '.join(data.errors) or 'no ranges'}")
+    return f"countries {','.join(data.countries)}: {len(data.ranges[4])} IPv4 ranges"
+
+
+def feed_update(cfg: Config, name: str) -> Any:
+    """One feed through the real pipeline (fetch, validate, merge, cache), without the CLI's own
+    firewall apply: the drill applies inside its namespace, never on the host."""
+    update = need("fsguard.perimeter.update", "update_all")
+    results = update.update_all(cfg, None, only=name)
+    if not results:
+        raise StepAbort(f"feed {name!r} is not configured")
+    return results[0]
+
+
+def list_add(env: Any, list_name: str, cidr: str, label: str, ttl: float = 900.0) -> None:
+    """A temporary, labelled list entry (it expires by itself even if every cleanup failed)."""
+    import time
+
+    lists = need("fsguard.perimeter.lists", "add", "delete")
+    from fsguard.store import open_store
+
+    store = open_store(env.cfg)
+    try:
+        if store.query_one("select 1 as x from v_fsguard_list_entries where list_name = :l and cidr = :c",
+                           {"l": list_name, "c": cidr}):
+            return  # there before the drill: neither changed nor removed by it
+        env.ledger.record("list-entry", list=list_name, cidr=cidr, ip=cidr.split("/")[0],
+                          config=str(env.cfg.path))
+        lists.add(store, env.cfg, list_name, cidr, label, time.time() + ttl)
+    finally:
+        store.close()
+
+
+def list_del(cfg: Config, list_name: str, cidr: str) -> None:
+    lists = need("fsguard.perimeter.lists", "delete")
+    from fsguard.store import open_store
+
+    store = open_store(cfg)
+    try:
+        lists.delete(store, cfg, list_name, cidr)
+    finally:
+        store.close()
+
+
+# -- fail2ban area: `fsguard why`, `fsguard unban` as an operator runs them -----------------------
+def fsguard_cli(cfg: Config, *args: str, timeout: float = 60.0) -> tuple[int, str]:
+    """Run the ``fsguard`` command (this package's CLI) against the drill's config."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, FSGUARD_CONFIG=str(cfg.path))
+    proc = subprocess.run([sys.executable, "-m", "fsguard.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def why(cfg: Config, ip: str) -> tuple[dict[str, Any], str]:
+    """(``fsguard --json why ip`` result, ``fsguard why ip`` text)."""
+    import json
+
+    rc, out = fsguard_cli(cfg, "--json", "why", ip)
+    if rc != 0:
+        raise StepAbort(f"fsguard why {ip}: exit {rc}: {out.strip()[:300]}")
+    try:
+        data = json.loads(out)
+    except ValueError:
+        raise StepAbort(f"fsguard --json why {ip}: not JSON: {out.strip()[:200]}") from None
+    _, text = fsguard_cli(cfg, "why", ip)
+    return data, text
+
+
+def drop_packets(cfg: Config, netns: str | None) -> int:
+    """Packets dropped so far by fsguard's own rules (their counters), in ``netns``."""
+    import json
+    import subprocess
+
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    backend = cfg.get("firewall", "backend", "nftables") or "nftables"
+    if backend == "nftables":
+        proc = subprocess.run(prefix + ["nft", "-j", "list", "table", "inet", "fsguard"], capture_output=True,
+                              text=True, timeout=30, check=False)
+        if proc.returncode != 0:
+            raise StepAbort(f"nft list table inet fsguard: {proc.stderr.strip()}")
+        total = 0
+        for obj in json.loads(proc.stdout).get("nftables", []):
+            exprs = (obj.get("rule") or {}).get("expr") or []
+            if any("drop" in e for e in exprs if isinstance(e, dict)):
+                total += sum(int(e["counter"].get("packets", 0)) for e in exprs
+                             if isinstance(e, dict) and isinstance(e.get("counter"), dict))
+        return total
+    total = 0
+    for tool in ("iptables-save", "ip6tables-save"):
+        proc = subprocess.run(prefix + [tool, "-c"], capture_output=True, text=True, timeout=30, check=False)
+        for line in proc.stdout.splitlines():
+            if line.startswith("[") and " -A FSGUARD" in line and line.rstrip().endswith("-j DROP"):
+                total += int(line[1:line.index(":")])
+    return total
+
+
+def undo_host_item(item: dict[str, Any]) -> None:
+    """Undo a ledger item that lives in fsguard's store or firewall (not in a namespace).
+
+    The item names the config it was made under: when that file is gone, so is the simulated
+    drill's work dir with its store and namespaces, and there is nothing left to undo."""
+    from fs_python import config as config_mod
+
+    path = Path(str(item.get("config") or ""))
+    if not path.is_absolute() or not path.exists():
+        return
+    cfg = config_mod.load(path)
+    kind = item.get("kind")
+    if kind == "list-entry":
+        list_del(cfg, str(item["list"]), str(item["cidr"]))
+    elif kind == "reapply":
+        firewall_apply(cfg, None)
+    elif kind == "ban":
+        from fsguard.cli.fail2ban import unban
+        from fsguard.store import open_store
+
+        store = open_store(cfg)
+        try:
+            unban(cfg, store, str(item["ip"]))
+        finally:
+            store.close()
+    elif kind == "rows":
+        delete_rows(cfg, [str(i) for i in item.get("ips", [])], float(item.get("since") or 0))
+    else:
+        raise StepAbort(f"unknown drill item {kind!r}")
+
+
+def delete_rows(cfg: Config, ips: list[str], since: float) -> None:
+    """The evidence the drill's own addresses left in a real store during the drill."""
+    from fsguard.drill.ledger import in_drill_range
+    from fsguard.store import open_store
+
+    ips = [i for i in ips if in_drill_range(i)]
+    store = open_store(cfg)
+    try:
+        with store.transaction():
+            for ip in ips:
+                p = {"ip": ip, "since": since}
+                store.execute("delete from v_fsguard_bans where ip_address = :ip and ban_start >= :since", p)
+                store.execute("delete from v_fsguard_offenders where ip_address = :ip and first_seen >= :since", p)
+                store.execute("delete from v_fsguard_events where ip_address = :ip and event_time >= :since", p)
+    finally:
+        store.close()

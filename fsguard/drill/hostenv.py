@@ -1,0 +1,135 @@
+"""Real-host mode (``fsguard drill --host``): the same steps against the FreeSWITCH running here.
+
+UNTESTED: no FreeSWITCH can run on the development machines, so this mode has never met a real
+one. What it does:
+
+* preflight with distinct reasons: fsguard's config and event token, a running FreeSWITCH with
+  ``fs_cli``, fail2ban answering with fsguard's jails, fsguard's ruleset loaded;
+* a client namespace ``fsgd-<run>-net`` joined to the host by a veth pair whose host end
+  (``fd<run>p``, 198.18.0.1/15) is the only thing added to the host's namespace (in the ledger);
+  the drill's SIP goes to FreeSWITCH's own address (``global_getvar local_ip_v4``, or
+  ``[drill] target``) through the host's real ruleset, the real fail2ban and fsguard service;
+* the store's list entries it adds are temporary, labelled ``fsguard-drill <run>``, expire by
+  themselves, and are deleted (and the ruleset re-applied) at cleanup; bans of the drill's own
+  addresses are lifted with ``fsguard unban`` and their evidence rows removed.
+
+Known limits: passwords of real users are unknown, so the customer of step 2 is a temporary admin
+whitelist entry instead of a registration; the carrier check of step 3 needs a carrier in the
+drill range, which only the config file can name (the drill never edits it): skipped with that
+reason; with an allowed-countries rule in force the drill range (owned by no country) is refused
+on 5060 before FreeSWITCH sees it, so step 1 then reports the scanner as unreachable; when 5080 is
+already carriers-only, the scanner sends no unknown-number INVITEs (the auth jail alone must catch
+it, and only 5060 is checked for drops).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fs_python import config as config_mod
+from fsguard.drill import deps
+from fsguard.drill.f2bproc import PrivateFail2ban, base_env
+from fsguard.drill.ledger import Ledger
+from fsguard.drill.netns import Topology
+from fsguard.drill.report import Check
+
+if TYPE_CHECKING:
+    from fs_python.config import Config
+
+
+def fs_cli(*args: str) -> str:
+    proc = subprocess.run(["fs_cli", "-x", " ".join(args)], capture_output=True, text=True, timeout=15, check=False)
+    if proc.returncode != 0:  # fs_cli exits 0 whatever the answer, 255 when it cannot connect
+        raise RuntimeError(f"fs_cli cannot reach FreeSWITCH (exit {proc.returncode})")
+    return proc.stdout.strip()
+
+
+class HostEnv:
+    mode = "host"
+
+    def __init__(self, ledger: Ledger, *, backend: str = "") -> None:
+        self.ledger = ledger
+        self.cfg: Config = config_mod.load()
+        self.token = self.cfg.event_token
+        self.topo = Topology(ledger.run_id, host_mode=True)
+        self.scan_user = f"drill{ledger.run_id}"  # no such user: 401 then 403, like any guess
+        self.domain = ""
+        self.logpath = Path(self.cfg.get("fail2ban", "logpath", "/var/log/freeswitch/freeswitch.log"))
+        self.log_start = 0
+        self.f2b: PrivateFail2ban | None = None
+        self.setup: list[Check] = []
+        self.users: Any = None
+        self.started = time.time()
+
+    def _part(self, name: str, fn: Any) -> bool:
+        t0 = time.monotonic()
+        try:
+            detail = fn() or ""
+        except Exception as exc:
+            self.setup.append(Check(name, "fail", f"{type(exc).__name__}: {exc}", time.monotonic() - t0))
+            return False
+        self.setup.append(Check(name, "pass", str(detail), round(time.monotonic() - t0, 3)))
+        return True
+
+    def up(self) -> None:
+        ok = self._part("fsguard config", self._config)
+        ok = self._part("FreeSWITCH", self._freeswitch) and ok
+        ok = self._part("fail2ban", self._fail2ban) and ok
+        ok = self._part("firewall ruleset", self._ruleset) and ok
+        if ok:
+            self._part("namespaces", lambda: self.topo.create(self.ledger))
+            self.ledger.record("rows", ips=sorted(self.topo.roles.values()), since=self.started,
+                               config=str(self.cfg.path), ip=self.topo.roles["scanner"])
+
+    def _config(self) -> str:
+        if not self.cfg.path.exists():
+            raise RuntimeError(f"{self.cfg.path} missing: install fsguard first (fsguard install)")
+        if not self.token:
+            raise RuntimeError("[fsguard] event_token not set: no evidence lines are written")
+        try:
+            self.log_start = self.logpath.stat().st_size
+        except OSError as exc:
+            raise RuntimeError(f"FreeSWITCH log {self.logpath}: {exc}") from None
+        return str(self.cfg.path)
+
+    def _freeswitch(self) -> str:
+        if shutil.which("fs_cli") is None:
+            raise RuntimeError("fs_cli not found")
+        target = self.cfg.get("drill", "target", "") or fs_cli("global_getvar", "local_ip_v4")
+        from fs_python.eventline import normalize_ip
+
+        ip = normalize_ip(target)
+        if ip is None or ":" in ip:
+            raise RuntimeError(f"FreeSWITCH's address {target[:40]!r} is not an IPv4 address ([drill] target)")
+        self.topo.pbx_ip = ip
+        self.domain = self.cfg.get("drill", "domain", "") or fs_cli("global_getvar", "domain") or ip
+        return f"SIP at {ip}, domain {self.domain}"
+
+    def _fail2ban(self) -> str:
+        sock = Path(self.cfg.get("fail2ban", "socket", "") or "/var/run/fail2ban/fail2ban.sock")
+        self.f2b = PrivateFail2ban(Path("/etc/fail2ban"), sock.parent, netns=None,
+                                   env=base_env(self.cfg.path), sock=sock)
+        jails = [j for j in self.f2b.jails() if j.startswith("fsguard")]
+        if not {"fsguard-auth", "fsguard-scan"} <= set(jails):
+            raise RuntimeError(f"fail2ban runs without fsguard-auth/fsguard-scan (jails: {jails or 'none'})")
+        return "jails: " + ", ".join(jails)
+
+    def _ruleset(self) -> str:
+        # Only checked, never changed here: the drill re-applies the operator's own config later.
+        backend = self.cfg.get("firewall", "backend", "nftables") or "nftables"
+        deps.drop_packets(self.cfg, None)  # raises when fsguard's table/chains are not there
+        return f"{backend}: fsguard's rules loaded"
+
+    def fs_api(self, command: str) -> str:
+        return fs_cli("python", command)
+
+    def service_tick_wait(self, ticks: int = 2) -> None:
+        time.sleep(5.0 * ticks + 0.5)  # the installed `fsguard service` ticks every 5 s
+
+    def down(self) -> list[str]:
+        return []
+

@@ -1,0 +1,159 @@
+"""Evidence: every ban and unban, offenders behind whitelisted addresses, recent events.
+
+Rows live in the store (``v_fsguard_bans``, ``v_fsguard_offenders``, ``v_fsguard_events``); all
+SQL uses named parameters (attacker text is data). Used by the fail2ban action, the service loop
+and ``fsguard why`` / ``offenders``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from fs_python import eventline
+
+if TYPE_CHECKING:
+    from fsguard.store import Store
+
+MAX_MATCHES = 50  # lines kept per ban: enough to show a customer, bounded under a flood
+MAX_LINE = 600
+_SOFIA_USER = re.compile(r"(?:Can't find user|for) \[([^\[\]@\s]{0,128})@([^\[\]\s]{0,128})\]")
+
+
+def evidence_from_matches(lines: Iterable[str], token: str | None) -> tuple[list[str], list[str]]:
+    """User identities (user@domain) and user agents named in the matched lines, as the attacker
+    sent them (raw text: escape when displaying; JSON in the store keeps control bytes escaped)."""
+    users: list[str] = []
+    agents: list[str] = []
+    for line in lines:
+        ev = eventline.parse(line, token) if token else None
+        if ev is not None:
+            user = ev.fields.get("user")
+            if user is not None:
+                ident = user + ("@" + ev.fields["domain"] if ev.fields.get("domain") else "")
+                if ident not in users:
+                    users.append(ident)
+            ua = ev.fields.get("ua")
+            if ua and ua not in agents:
+                agents.append(ua)
+            continue
+        m = _SOFIA_USER.search(line)
+        if m and f"{m.group(1)}@{m.group(2)}" not in users:
+            users.append(f"{m.group(1)}@{m.group(2)}")
+    return users[:100], agents[:100]
+
+
+def record_ban(
+    store: Store,
+    *,
+    ip: str,
+    jail: str,
+    start: float,
+    seconds: int | None,
+    failures: int,
+    matches: list[str],
+    users: list[str],
+    agents: list[str],
+    restored: bool = False,
+    status: str = "banned",
+) -> str:
+    end = None if seconds is None or seconds < 0 else start + seconds
+    return str(store.insert("v_fsguard_bans", {
+        "hostname": socket.gethostname(),
+        "ip_address": ip,
+        "jail": jail,
+        "ban_start": float(start),
+        "ban_end": end,
+        "ban_seconds": seconds,
+        "failure_count": int(failures),
+        "matches": json.dumps([m[:MAX_LINE] for m in matches[-MAX_MATCHES:]]),
+        "user_names": json.dumps(users),
+        "user_agents": json.dumps(agents),
+        "restored": bool(restored),
+        "ban_status": status,
+    }))
+
+
+def prolong_ban(store: Store, *, ip: str, jail: str, seconds: int | None) -> int:
+    """A repeat offender's longer ban (fail2ban's bantime.increment): new length and planned end."""
+    permanent = seconds is None or seconds < 0
+    return int(store.execute(
+        "update v_fsguard_bans set ban_seconds = :s, ban_end = "
+        + ("null" if permanent else "ban_start + :s")
+        + " where ip_address = :ip and jail = :jail and ban_status = 'banned'",
+        {"s": seconds, "ip": ip, "jail": jail}))
+
+
+def record_unban(store: Store, *, ip: str, jail: str | None, when: float | None = None, reason: str) -> int:
+    """Close the open ban rows of ``ip`` (in ``jail``, or all jails); return how many."""
+    params: dict[str, Any] = {"ip": ip, "t": when or time.time(), "r": reason[:200]}
+    sql = ("update v_fsguard_bans set ban_status = 'unbanned', unban_time = :t, unban_reason = :r "
+           "where ip_address = :ip and ban_status in ('banned', 'ignored')")
+    if jail:
+        sql += " and jail = :jail"
+        params["jail"] = jail
+    return int(store.execute(sql, params))
+
+
+def active_bans(store: Store, ip: str | None = None, now: float | None = None) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"now": now or time.time()}
+    sql = ("select * from v_fsguard_bans where ban_status = 'banned' "
+           "and (ban_end is null or ban_end > :now)")
+    if ip:
+        sql += " and ip_address = :ip"
+        params["ip"] = ip
+    return list(store.query(sql + " order by ban_start desc", params))
+
+
+def bans_for(store: Store, ip: str, limit: int = 20) -> list[dict[str, Any]]:
+    return list(store.query(
+        "select * from v_fsguard_bans where ip_address = :ip order by ban_start desc limit :n",
+        {"ip": ip, "n": int(limit)}))
+
+
+def add_offences(store: Store, counts: dict[tuple[str, str, str], tuple[int, float, float, str, str]]) -> None:
+    """Upsert offender rows: key (ip, identity, kind) -> (count, first, last, user agent, reason)."""
+    with store.transaction():
+        for (ip, ident, kind), (n, first, last, ua, reason) in counts.items():
+            row = store.query_one(
+                "select fsguard_offender_uuid, failure_count from v_fsguard_offenders "
+                "where ip_address = :ip and user_identity = :u and event_kind = :k",
+                {"ip": ip, "u": ident, "k": kind})
+            if row is None:
+                store.insert("v_fsguard_offenders", {
+                    "ip_address": ip, "user_identity": ident, "event_kind": kind, "failure_count": n,
+                    "first_seen": first, "last_seen": last, "user_agent": ua, "whitelist_reason": reason,
+                })
+            else:
+                store.execute(
+                    "update v_fsguard_offenders set failure_count = failure_count + :n, last_seen = :t, "
+                    "user_agent = :ua, whitelist_reason = :r where fsguard_offender_uuid = :id",
+                    {"n": n, "t": last, "ua": ua, "r": reason, "id": row["fsguard_offender_uuid"]})
+
+
+def offenders(store: Store, ip: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"n": int(limit)}
+    sql = "select * from v_fsguard_offenders"
+    if ip:
+        sql += " where ip_address = :ip"
+        params["ip"] = ip
+    return list(store.query(sql + " order by last_seen desc limit :n", params))
+
+
+def record_events(store: Store, events: list[tuple[float, eventline.Event]]) -> None:
+    with store.transaction():
+        for when, ev in events:
+            f = ev.fields
+            store.insert("v_fsguard_events", {
+                "event_time": when, "event_kind": ev.kind, "ip_address": ev.ip,
+                "user_name": f.get("user"), "domain_name": f.get("domain"), "number": f.get("number"),
+                "user_agent": f.get("ua"), "profile_name": f.get("profile"), "method": f.get("method"),
+            })
+
+
+def prune_events(store: Store, older_than: float) -> int:
+    return int(store.execute("delete from v_fsguard_events where event_time < :t", {"t": older_than}))

@@ -1,0 +1,244 @@
+"""Render fsguard's fail2ban configuration (contract 6).
+
+``render_config(cfg, out_dir, logpath=..., private=False)`` writes fsguard's own files only
+(``filter.d/fsguard-*.conf``, ``jail.d/fsguard.local``, ``action.d/fsguard_action.py``), never a stock
+file; with ``private=True`` it also writes a minimal ``fail2ban.conf`` / ``jail.conf`` so the
+directory works as ``fail2ban-server -c out_dir`` (own socket, ``dbfile = :memory:``), which the
+tests and benchmarks use.
+
+fail2ban 1.0.2 refuses to start when an enabled jail's ``logpath`` matches no file (1.1.1 added
+``skip_if_nologs``), so the file backend's log is created empty when missing; the journald variant
+(``backend = systemd``) has no logpath at all.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fsguard.f2b import filters
+
+if TYPE_CHECKING:
+    from fs_python.config import Config
+
+JAILS = ("fsguard-auth", "fsguard-scan", "fsguard-sofia", "fsguard-fusionpbx")
+ENABLED_JAILS = ("fsguard-auth", "fsguard-scan")
+DEFAULT_LOGPATH = "/var/log/freeswitch/freeswitch.log"
+DEFAULT_PORTS = "5060,5061,5080,5081"
+BASE_IGNOREIP = "127.0.0.1/8 ::1"
+SECTION = "fail2ban"
+
+
+class RenderError(Exception):
+    """A setting makes the fail2ban config impossible to render."""
+
+
+def _opt(cfg: Config, key: str, default: str) -> str:
+    return str(cfg.get(SECTION, key, default))
+
+
+def _int(cfg: Config, key: str, default: int) -> int:
+    return int(cfg.get_int(SECTION, key, default))
+
+
+def action_py() -> str:
+    """action.d/fsguard_action.py: a thin fail2ban Python action delegating to fsguard.f2b.action.
+
+    A Python action runs without the shell and without fail2ban's global command lock. fail2ban
+    imports the file under its own base name, so it must not be ``fsguard.py``: that module would
+    shadow the ``fsguard`` package the action imports."""
+    return '''# fsguard's fail2ban action (rendered by fsguard; do not edit, re-render with fsguard).
+# Records every ban/unban with its evidence and puts bans into fsguard's kernel sets.
+import sys
+
+from fail2ban.server.actions import ActionBase
+
+
+class FsguardAction(ActionBase):
+    def __init__(self, jail, name, config="", pythonpath="", netns="", firewall="on"):
+        super().__init__(jail, name)
+        if pythonpath and pythonpath not in sys.path:
+            sys.path.insert(0, pythonpath)
+        from fsguard.f2b.action import Recorder
+
+        self._impl = Recorder(jail.name, config=config, netns=netns or None,
+                              firewall=firewall, log=self._logSys)
+
+    def start(self):
+        self._impl.start()
+
+    def stop(self):
+        self._impl.stop()
+
+    def ban(self, aInfo):
+        self._impl.ban(aInfo)
+
+    def unban(self, aInfo):
+        self._impl.unban(aInfo)
+
+    # bantime.increment: fail2ban computes a repeat offender's longer ban after the ban and
+    # calls prolong() with it (within 10 s); the kernel set entry and the evidence follow.
+    @property
+    def _prolongable(self):
+        return True
+
+    def prolong(self, aInfo):
+        self._impl.prolong(aInfo)
+
+
+Action = FsguardAction
+'''
+
+
+def _q(value: str) -> str:
+    if any(c in value for c in "\"'\n\r,[]"):
+        raise RenderError(f"unsafe character in fail2ban action option: {value!r}")
+    return f'"{value}"'
+
+
+def jail_local(cfg: Config, *, logpath: Path, config_path: str, pythonpath: str) -> str:
+    backend = _opt(cfg, "backend", "auto")
+    if backend not in ("auto", "pyinotify", "polling", "systemd"):
+        raise RenderError(f"[fail2ban] backend: must be auto, pyinotify, polling or systemd, not {backend!r}")
+    ignoreip = " ".join(cfg.get_list(SECTION, "ignoreip", tuple(BASE_IGNOREIP.split())))
+    netns = _opt(cfg, "netns", "")
+    firewall = _opt(cfg, "firewall", "on")
+    action = "fsguard_action.py[config=%s, pythonpath=%s, netns=%s, firewall=%s]" % (
+        _q(config_path), _q(pythonpath), _q(netns), _q(firewall))
+    src = f"backend = {backend}\n" + ("" if backend == "systemd" else f"logpath = {logpath}\n")
+    common = (
+        f"{src}port = {_opt(cfg, 'ports', DEFAULT_PORTS)}\nprotocol = udp,tcp\n"
+        f"usedns = no\nignoreip = {ignoreip}\nignorecommand =\naction = {action}\n"
+        # Escalation for repeat offenders: every new ban of an address lasts longer (all jails).
+        "bantime.increment = true\nbantime.factor = 1\n"
+        f"bantime.maxtime = {_int(cfg, 'bantime_max', 4 * 7 * 86400)}\nbantime.overalljails = true\n"
+    )
+    auth = _int(cfg, "auth_maxretry", 5)
+    scan = _int(cfg, "scan_maxretry", 2)
+    return f"""# fsguard's jails (rendered by fsguard; do not edit: re-render with fsguard).
+# The ignore list is kept in sync at runtime by `fsguard service` (registered customers, admin
+# whitelist, carriers) and written to fsguard.whitelist.local so a restart starts with it.
+
+[fsguard-auth]
+# auth failures and unknown users, from fsguard's event lines (token-bound)
+enabled = {"true" if cfg.get_bool(SECTION, "auth_enabled", True) else "false"}
+filter = fsguard-events[mode=auth]
+maxretry = {auth}
+findtime = {_int(cfg, 'auth_findtime', 600)}
+bantime = {_int(cfg, 'auth_bantime', 3600)}
+{common}
+[fsguard-scan]
+# not-found numbers and IP-literal domains: scanners, banned quickly
+enabled = {"true" if cfg.get_bool(SECTION, "scan_enabled", True) else "false"}
+filter = fsguard-events[mode=scan]
+maxretry = {scan}
+findtime = {_int(cfg, 'scan_findtime', 600)}
+bantime = {_int(cfg, 'scan_bantime', 86400)}
+{common}
+[fsguard-sofia]
+# sofia's own records; opt-in (forged records printed at column 0 cannot be told from real ones)
+enabled = {"true" if cfg.get_bool(SECTION, "sofia_enabled", False) else "false"}
+filter = fsguard-sofia
+maxretry = {auth}
+findtime = 600
+bantime = 3600
+{common}
+[fsguard-fusionpbx]
+# FusionPBX's "[inbound routes] 404 not found" line; opt-in (fsguard's handler logs event lines)
+enabled = {"true" if cfg.get_bool(SECTION, "fusionpbx_enabled", False) else "false"}
+filter = fsguard-fusionpbx
+maxretry = {scan}
+findtime = 600
+bantime = 86400
+{common}"""
+
+
+def private_files(out_dir: Path) -> dict[str, str]:
+    return {
+        "fail2ban.conf": f"""[Definition]
+loglevel = INFO
+logtarget = {out_dir / 'fail2ban.log'}
+syslogsocket = auto
+socket = {out_dir / 'fail2ban.sock'}
+pidfile = {out_dir / 'fail2ban.pid'}
+allowipv6 = auto
+dbfile = :memory:
+dbpurgeage = 1d
+""",
+        "jail.conf": """[INCLUDES]
+before =
+
+[DEFAULT]
+backend = auto
+usedns = no
+logencoding = utf-8
+enabled = false
+maxretry = 5
+findtime = 10m
+bantime = 10m
+ignoreself = false
+ignoreip =
+banaction =
+action =
+""",
+    }
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".fsguard-tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, mode)
+    tmp.replace(path)
+    return path
+
+
+def ensure_log(logpath: Path) -> None:
+    """Create the log file empty if it is missing, so fail2ban 1.0.2 can start (see module doc)."""
+    if logpath.exists():
+        return
+    try:
+        logpath.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(logpath, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        try:
+            # FreeSWITCH (user freeswitch) must still be able to append to it: same owner as its dir
+            st = os.stat(logpath.parent)
+            if os.geteuid() == 0:
+                os.fchown(fd, st.st_uid, st.st_gid)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise RenderError(f"cannot create {logpath} (fail2ban 1.0.2 will not start without it): {exc}") from None
+
+
+def render_config(cfg: Config, out_dir: Path, *, logpath: Path, private: bool = False) -> list[Path]:
+    """Write fsguard's fail2ban files under ``out_dir``; return the paths written."""
+    token = cfg.event_token
+    if not token:
+        raise RenderError("[fsguard] event_token is not set: install fsguard first")
+    out_dir = Path(out_dir)
+    logpath = Path(logpath)
+    if _opt(cfg, "backend", "auto") != "systemd":
+        ensure_log(logpath)
+    pythonpath = _opt(cfg, "pythonpath", str(Path(__file__).resolve().parents[2]))
+    written = [
+        _write(out_dir / "filter.d" / "fsguard-events.conf", filters.events_filter(token)),
+        _write(out_dir / "filter.d" / "fsguard-sofia.conf", filters.sofia_filter()),
+        _write(out_dir / "filter.d" / "fsguard-fusionpbx.conf", filters.fusionpbx_filter()),
+        _write(out_dir / "action.d" / "fsguard_action.py", action_py()),
+        _write(out_dir / "jail.d" / "fsguard.local",
+               jail_local(cfg, logpath=logpath, config_path=str(cfg.path), pythonpath=pythonpath)),
+    ]
+    if private:
+        for name, text in private_files(out_dir).items():
+            written.append(_write(out_dir / name, text))
+        for sub in ("filter.d", "action.d", "jail.d"):
+            (out_dir / sub).mkdir(parents=True, exist_ok=True)
+    return written
+
+
+def python_for_fail2ban() -> str:
+    """fail2ban is a Debian package: its server runs on the system interpreter."""
+    return "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable

@@ -1,0 +1,261 @@
+"""``fsguard service``: the one background loop next to fail2ban.
+
+Each tick (default every 5 s):
+
+1. **ignore sync**: the wanted ignore list of fsguard's jails is the base list (``[fail2ban]
+   ignoreip``), every registered address whose registration has not expired (from the monitor's
+   snapshot; while FreeSWITCH is down the last snapshot stays in force until each entry's own
+   expiry), and the admin whitelist/carriers from ``whitelist.json``. Differences go to the
+   running server with ``set <jail> addignoreip/delignoreip`` (fail2ban's ignoreip is a hash set:
+   a check costs ~1 µs per failure, no fork per failure as an ``ignorecommand`` would). Addresses
+   that became whitelisted while banned are unbanned. The list is also written to
+   ``jail.d/fsguard.whitelist.local`` so a restarted fail2ban starts with it.
+2. **tail**: new fsguard event lines in the FreeSWITCH log go to ``v_fsguard_events``, and
+   failures from whitelisted addresses are counted per user identity in ``v_fsguard_offenders``.
+3. **queue**: ``fsguard.queue.process_pending(cfg, store)`` when that module exists.
+
+A step that fails is logged and retried next tick; the last good state stays in force.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fs_python import eventline
+from fsguard import evidence
+from fsguard.f2b import render
+from fsguard.f2b.client import Client, Fail2banError
+
+if TYPE_CHECKING:
+    from fs_python.config import Config
+    from fsguard.store import Store
+
+log = logging.getLogger("fsguard.service")
+FAILURE_KINDS = frozenset(eventline.KINDS)
+MAX_READ = 8 * 1024 * 1024  # per tick: a flood is drained over several ticks, never all in memory
+EVENTS_KEEP = 7 * 86400
+
+
+@dataclass
+class TickResult:
+    ignore_added: int = 0
+    ignore_removed: int = 0
+    unbanned: list[str] = field(default_factory=list)
+    events: int = 0
+    offences: int = 0
+    queue: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return {}
+
+
+def _canon(text: object) -> str | None:
+    try:
+        net = ipaddress.ip_network(str(text).strip(), strict=False)
+    except ValueError:
+        return None
+    if net.num_addresses == 1:
+        return str(net.network_address)
+    return str(net)
+
+
+class Service:
+    def __init__(self, cfg: Config, store: Store, *, client: Client | None = None) -> None:
+        self.cfg = cfg
+        self.store = store
+        sock = cfg.get(render.SECTION, "socket", "") or "/var/run/fail2ban/fail2ban.sock"
+        self.client = client or Client(sock)
+        self.jails = cfg.get_list(render.SECTION, "jails", render.JAILS)
+        self.base = {c for c in (_canon(x) for x in cfg.get_list(
+            render.SECTION, "ignoreip", tuple(render.BASE_IGNOREIP.split()))) if c}
+        self.logpath = Path(cfg.get(render.SECTION, "logpath", render.DEFAULT_LOGPATH))
+        jail_dir = cfg.get(render.SECTION, "jail_dir", "/etc/fail2ban/jail.d")
+        self.jail_dir = Path(jail_dir) if jail_dir else None
+        self._regs: list[dict[str, Any]] = []
+        self._nets: set[str] = set()
+        self._written: frozenset[str] | None = None
+        self._pos: tuple[int, int] | None = None  # (inode, offset)
+
+    # -- 1. ignore sync --------------------------------------------------------------------------
+    def wanted(self, now: float) -> set[str]:
+        state = self.cfg.state_dir
+        try:  # a malformed snapshot keeps the last good one in force (whitelists win)
+            data = _load_json(state / "registrations.json")
+            rows = data.get("registrations", []) if isinstance(data, dict) else []
+            self._regs = [r for r in rows if isinstance(r, dict)]
+        except (OSError, ValueError) as exc:
+            log.warning("registrations snapshot unreadable, keeping the last one: %s", exc)
+        try:
+            data = _load_json(state / "whitelist.json")
+            rows = data.get("entries", []) if isinstance(data, dict) else []
+            self._nets = {c for c in (_canon(r.get("cidr")) for r in rows if isinstance(r, dict)) if c}
+        except (OSError, ValueError) as exc:
+            log.warning("whitelist snapshot unreadable, keeping the last one: %s", exc)
+        want = set(self.base) | self._nets
+        for reg in self._regs:
+            try:
+                expires = float(reg.get("expires", 0))
+            except (TypeError, ValueError):
+                continue
+            ip = eventline.normalize_ip(reg.get("ip"))
+            if ip and expires > now:
+                want.add(ip)
+        return want
+
+    def sync_ignore(self, now: float, result: TickResult) -> None:
+        want = self.wanted(now)
+        self._write_whitelist_file(want)
+        running = set(self.client.jails())
+        for jail in self.jails:
+            if jail not in running:
+                continue
+            # read back every tick: a restarted fail2ban has lost what was added at runtime
+            have = {c for c in (_canon(x) for x in self.client.ignore_list(jail)) if c}
+            add = sorted(want - have)
+            drop = sorted(have - want)
+            if add:
+                self.client.add_ignore(jail, add)
+            if drop:
+                self.client.del_ignore(jail, drop)
+            result.ignore_added += len(add)
+            result.ignore_removed += len(drop)
+            # whitelisted while banned: lift the ban (fail2ban calls fsguard's action -> kernel set)
+            nets = [ipaddress.ip_network(w) for w in want if "/" in w]
+            for ip in self.client.banned(jail):
+                canon = _canon(ip)
+                if canon is None:
+                    continue
+                addr = ipaddress.ip_address(canon)
+                if canon in want or any(addr in n for n in nets):
+                    if self.client.unban(jail, canon):
+                        result.unbanned.append(canon)
+
+    def _write_whitelist_file(self, want: set[str]) -> None:
+        if self.jail_dir is None or not self.jail_dir.is_dir():
+            return
+        key = frozenset(want)
+        if key == self._written:
+            return
+        entries = " ".join(sorted(want))
+        text = "# Written by `fsguard service`: fsguard's jails' ignore list at the last sync.\n"
+        for jail in self.jails:
+            text += f"\n[{jail}]\nignoreip = {entries}\n"
+        tmp = self.jail_dir / ".fsguard.whitelist.local.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.jail_dir / "fsguard.whitelist.local")
+        self._written = key
+
+    # -- 2. tail ---------------------------------------------------------------------------------
+    def read_new_lines(self) -> list[str]:
+        try:
+            st = os.stat(self.logpath)
+        except FileNotFoundError:
+            return []
+        if self._pos is None:
+            self._pos = (st.st_ino, st.st_size)  # start at the end: history is fail2ban's business
+            return []
+        ino, off = self._pos
+        if ino != st.st_ino or st.st_size < off:
+            off = 0  # rotated or truncated
+        with open(self.logpath, "rb") as fh:
+            fh.seek(off)
+            data = fh.read(MAX_READ)
+        end = data.rfind(b"\n")
+        if end < 0:
+            return []
+        self._pos = (st.st_ino, off + end + 1)
+        return data[: end + 1].decode("utf-8", "replace").splitlines()
+
+    def ingest(self, lines: list[str], now: float, result: TickResult) -> None:
+        token = self.cfg.event_token
+        if not token:
+            return
+        from fs_python import whitelist
+
+        events: list[tuple[float, eventline.Event]] = []
+        counts: dict[tuple[str, str, str], tuple[int, float, float, str, str]] = {}
+        for line in lines:
+            if "FSGUARD" not in line:
+                continue
+            ev = eventline.parse(line, token)
+            if ev is None or ev.ip is None:
+                continue
+            events.append((now, ev))
+            if ev.kind not in FAILURE_KINDS:
+                continue
+            try:
+                verdict = whitelist.check(ev.ip, state_dir=self.cfg.state_dir, now=now)
+            except ValueError:
+                continue
+            if not verdict.whitelisted:
+                continue
+            user = ev.fields.get("user") or ev.fields.get("number") or "-"
+            ident = user + ("@" + ev.fields["domain"] if ev.fields.get("domain") else "")
+            ident = eventline.escape(ident, 200)[0]  # shown in the GUI: printable ASCII only
+            key = (ev.ip, ident, ev.kind)
+            n, first, _, _, _ = counts.get(key, (0, now, now, "", ""))
+            ua = eventline.escape(ev.fields.get("ua", ""), 240)[0]
+            counts[key] = (n + 1, first, now, ua, "; ".join(verdict.reasons)[:300])
+        if events:
+            evidence.record_events(self.store, events[-1000:])  # the dashboard needs recent ones
+            result.events += len(events)
+        if counts:
+            evidence.add_offences(self.store, counts)
+            result.offences += sum(v[0] for v in counts.values())
+
+    # -- the loop --------------------------------------------------------------------------------
+    def tick(self, now: float | None = None) -> TickResult:
+        now = time.time() if now is None else now
+        result = TickResult()
+        try:
+            if self.cfg.get(render.SECTION, "backend", "auto") != "systemd":
+                render.ensure_log(self.logpath)  # fail2ban 1.0.2 must find it at its next start
+        except render.RenderError as exc:
+            result.errors.append(str(exc))
+        try:
+            self.sync_ignore(now, result)
+        except (Fail2banError, OSError) as exc:
+            result.errors.append(f"ignore sync: {exc}")
+        try:
+            self.ingest(self.read_new_lines(), now, result)
+        except Exception as exc:  # a bad store/line never stops the loop
+            result.errors.append(f"tail: {type(exc).__name__}: {exc}")
+        try:
+            queue = importlib.import_module("fsguard.queue")
+            result.queue = len(queue.process_pending(self.cfg, self.store))
+        except ModuleNotFoundError:
+            pass
+        except Exception as exc:
+            result.errors.append(f"queue: {type(exc).__name__}: {exc}")
+        if int(now) % 3600 < 5:
+            try:
+                evidence.prune_events(self.store, now - EVENTS_KEEP)
+            except Exception as exc:
+                result.errors.append(f"prune: {exc}")
+        for err in result.errors:
+            log.warning("%s", err)
+        return result
+
+    def run(self, interval: float = 5.0, stop: Any = None) -> None:
+        while stop is None or not stop.is_set():
+            started = time.monotonic()
+            self.tick()
+            delay = max(0.5, interval - (time.monotonic() - started))
+            if stop is not None:
+                stop.wait(delay)
+            else:
+                time.sleep(delay)

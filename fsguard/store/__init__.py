@@ -1,0 +1,199 @@
+"""The store: SQLite (embedded default) or FusionPBX's PostgreSQL (psycopg2).
+
+SQL is written once with ``:named`` parameters (FusionPBX's convention too) and translated for
+psycopg2. Never format values into SQL text: attacker text is data.
+
+Not imported inside FreeSWITCH call threads (a database call may block).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fsguard.store import schema
+
+if TYPE_CHECKING:
+    from fs_python.config import Config
+
+Row = dict[str, Any]
+
+_NAMED = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class StoreError(Exception):
+    """The store cannot be opened or a statement failed."""
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def now_epoch() -> float:
+    return time.time()
+
+
+def audit_now() -> str:
+    return datetime.now(UTC).isoformat(sep=" ", timespec="seconds")
+
+
+class Store:
+    """A connection with named-parameter SQL and one-statement-or-transaction helpers."""
+
+    def __init__(self, conn: Any, kind: str) -> None:
+        self.conn = conn
+        self.kind = kind
+        self._depth = 0
+
+    # -- opening -----------------------------------------------------------------------------
+    @classmethod
+    def sqlite(cls, path: Path | str) -> Store:
+        try:
+            if str(path) != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open SQLite store {path}: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        conn.execute("pragma journal_mode=wal")
+        conn.execute("pragma busy_timeout=10000")
+        return cls(conn, "sqlite")
+
+    @classmethod
+    def pgsql(cls, **params: Any) -> Store:
+        try:
+            import psycopg2
+            import psycopg2.extras
+        except ImportError:
+            raise StoreError("python3-psycopg2 is not installed") from None
+        try:
+            conn = psycopg2.connect(connect_timeout=10, **params)
+        except psycopg2.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {str(exc).strip()}") from None
+        conn.autocommit = True
+        return cls(conn, "pgsql")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- statements --------------------------------------------------------------------------
+    def _sql(self, sql: str) -> str:
+        if self.kind == "pgsql":
+            return _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
+        return sql
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """Run one statement; return the affected row count."""
+        cur = self.conn.cursor()
+        try:
+            cur.execute(self._sql(sql), dict(params or {}))
+            return int(cur.rowcount)
+        except Exception as exc:
+            raise StoreError(f"store: {type(exc).__name__}: {str(exc).strip()}") from None
+        finally:
+            cur.close()
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(self._sql(sql), dict(params or {}))
+            names = [d[0] for d in cur.description or ()]
+            return [dict(zip(names, tuple(r), strict=True)) for r in cur.fetchall()]
+        except Exception as exc:
+            raise StoreError(f"store: {type(exc).__name__}: {str(exc).strip()}") from None
+        finally:
+            cur.close()
+
+    def query_one(self, sql: str, params: Mapping[str, Any] | None = None) -> Row | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """All-or-nothing; nested calls join the outer transaction."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        if self.kind == "sqlite":
+            self.conn.execute("begin immediate")
+        else:
+            self.conn.autocommit = False
+        try:
+            yield self
+        except BaseException:
+            self.conn.rollback() if self.kind == "pgsql" else self.conn.execute("rollback")
+            raise
+        else:
+            self.conn.commit() if self.kind == "pgsql" else self.conn.execute("commit")
+        finally:
+            self._depth = 0
+            if self.kind == "pgsql":
+                self.conn.autocommit = True
+
+    def insert(self, table: str, values: Mapping[str, Any]) -> str:
+        """Insert a row into one of fsguard's tables, filling the key and audit columns."""
+        t = schema.BY_NAME[table]
+        row = dict(values)
+        row.setdefault(t.key, new_uuid())
+        row.setdefault("insert_date", audit_now())
+        unknown = set(row) - set(t.column_names)
+        if unknown:
+            raise StoreError(f"{table}: unknown columns {sorted(unknown)}")
+        cols = ", ".join(row)
+        marks = ", ".join(":" + c for c in row)
+        self.execute(f"insert into {table} ({cols}) values ({marks})", row)
+        return str(row[t.key])
+
+    def migrate(self) -> None:
+        """Create fsguard's tables if missing (idempotent)."""
+        with self.transaction():
+            for stmt in schema.ddl(self.kind).split(";\n"):
+                if stmt.strip():
+                    self.execute(stmt)
+
+
+def open_store(cfg: Config) -> Store:
+    """Open the configured store and make sure fsguard's tables exist."""
+    if cfg.store_kind == "pgsql":
+        params = {
+            k: cfg.get("store", k)
+            for k in ("host", "port", "dbname", "user", "password", "sslmode")
+            if cfg.get("store", k)
+        }
+        store = Store.pgsql(**params)
+    else:
+        path = cfg.get("store", "path", "") or str(cfg.state_dir / "fsguard.db")
+        store = Store.sqlite(path)
+    store.migrate()
+    return store
+
+
+@contextmanager
+def borrowed(cfg: Config, store: Store | None) -> Iterator[Store | None]:
+    """Use ``store`` if the caller has one, else open the configured store for this block (and
+    close it after). Yields None when the store cannot be opened: callers fall back to the last
+    snapshot on disk, so a broken database never empties the whitelist."""
+    if store is not None:
+        yield store
+        return
+    try:
+        own = open_store(cfg)
+    except Exception:
+        yield None
+        return
+    try:
+        yield own
+    finally:
+        own.close()
