@@ -1,4 +1,4 @@
--- fsguard schema pgsql V001: initial. Generated from fs_python/store/schema.py; do not edit.
+-- fsguard schema pgsql V001: initial. Generated from fsguard/store/schema.py; do not edit.
 create table if not exists v_fsguard_bans (
 	fsguard_ban_uuid uuid primary key,
 	hostname text,
