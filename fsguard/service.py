@@ -12,14 +12,13 @@ Each tick (default every 5 s):
    ``jail.d/fsguard.whitelist.local`` so a restarted fail2ban starts with it.
 2. **tail**: new fsguard event lines in the FreeSWITCH log go to ``v_fsguard_events``, and
    failures from whitelisted addresses are counted per user identity in ``v_fsguard_offenders``.
-3. **queue**: ``fsguard.queue.process_pending(cfg, store)`` when that module exists.
+3. **queue**: ``fsguard.queue.process_pending(cfg, store)``.
 
 A step that fails is logged and retried next tick; the last good state stays in force.
 """
 
 from __future__ import annotations
 
-import importlib
 import ipaddress
 import json
 import logging
@@ -235,10 +234,9 @@ class Service:
         except Exception as exc:  # a bad store/line never stops the loop
             result.errors.append(f"tail: {type(exc).__name__}: {exc}")
         try:
-            queue = importlib.import_module("fsguard.queue")
+            from fsguard import queue
+
             result.queue = len(queue.process_pending(self.cfg, self.store))
-        except ModuleNotFoundError:
-            pass
         except Exception as exc:
             result.errors.append(f"queue: {type(exc).__name__}: {exc}")
         if int(now) % 3600 < 5:

@@ -7,15 +7,14 @@ sub-commands call the core, get a result object back, and print it as text or (`
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
+from fsguard.cli import drill, fail2ban, feeds, firewall, install, lists, status
 from fsguard.cli.exitcodes import Exit
 
-# Areas, in the order their commands are listed in --help. A module that is not there yet is
-# skipped, so the CLI keeps working while areas are added.
-AREAS = ("lists", "feeds", "firewall", "fail2ban", "install", "drill", "status")
+# Areas, in the order their commands are listed in --help.
+AREAS = (lists, feeds, firewall, fail2ban, install, drill, status)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,13 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for area in AREAS:
-        try:
-            mod = importlib.import_module(f"fsguard.cli.{area}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"fsguard.cli.{area}":
-                continue
-            raise
-        mod.register(sub)
+        area.register(sub)
     return parser
 
 

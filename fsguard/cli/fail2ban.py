@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import time
 from collections.abc import Callable
@@ -128,11 +127,10 @@ def why(cfg: Config, store: Store, ip: str) -> WhyResult:
     active = evidence.active_bans(store, ip)
     res.banned = bool(res.jails) or bool(res.kernel_banned) or bool(active)
     try:
-        mod = importlib.import_module("fsguard.perimeter.membership")
+        from fsguard.perimeter import membership
+
         res.memberships = [{"list": m.list_name, "source": m.source, "detail": m.detail}
-                           for m in mod.memberships(cfg, ip)]
-    except ModuleNotFoundError:
-        pass
+                           for m in membership.memberships(cfg, ip)]
     except Exception as exc:
         res.notes.append(f"memberships not checked: {exc}")
     res.offenders = evidence.offenders(store, ip=ip, limit=20)

@@ -1,16 +1,13 @@
 """The drill's one doorway to the other areas' code (fail2ban, perimeter, firewall, store).
 
-Each adapter calls the area's real entry point; when the entry point is missing or differs, the
-adapter raises :class:`~fsguard.drill.report.StepAbort` naming what is missing, so the step that
-needed it reports FAIL with that reason instead of a fake pass. Keeping these in one module means
-an interface change touches one file.
+Each adapter calls the area's real entry point (operator actions go through :mod:`fsguard.ops`,
+exactly as the CLI and the GUI queue do). Imports are plain: a broken module fails the drill
+loudly. Keeping these in one module means an interface change touches one file.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from fsguard.drill.report import StepAbort
@@ -19,39 +16,29 @@ if TYPE_CHECKING:
     from fs_python.config import Config
 
 
-def need(module: str, *attrs: str) -> ModuleType:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        raise StepAbort(f"{module} is not available ({exc})") from None
-    for a in attrs:
-        if not hasattr(mod, a):
-            raise StepAbort(f"{module}.{a} is not available")
-    return mod
-
-
 # -- firewall (perimeter area) ------------------------------------------------------------------
 def firewall_apply(cfg: Config, netns: str | None) -> Any:
-    fw = need("fsguard.firewall", "apply")
-    try:
-        return fw.apply(cfg, netns=netns)
-    except ImportError as exc:
-        raise StepAbort(f"fsguard.firewall.apply: {exc}") from None
+    from fsguard import firewall
+
+    return firewall.apply(cfg, netns=netns)
 
 
 def is_banned(cfg: Config, ip: str, netns: str | None) -> bool:
-    bans = need("fsguard.firewall.bans", "is_banned")
+    from fsguard.firewall import bans
+
     return bool(bans.is_banned(cfg, ip, netns=netns))
 
 
 def del_ban(cfg: Config, ip: str, netns: str | None) -> None:
-    bans = need("fsguard.firewall.bans", "del_ban")
+    from fsguard.firewall import bans
+
     bans.del_ban(cfg, ip, netns=netns)
 
 
 # -- fail2ban area --------------------------------------------------------------------------------
 def render_fail2ban(cfg: Config, out_dir: Path, logpath: Path) -> list[Path]:
-    render = need("fsguard.f2b.render", "render_config")
+    from fsguard.f2b import render
+
     return list(render.render_config(cfg, out_dir, logpath=logpath, private=True))
 
 
@@ -89,14 +76,16 @@ def json_list(value: Any) -> list[Any]:
 
 # -- whitelist (fs_python area) -------------------------------------------------------------------
 def whitelisted(cfg: Config, ip: str) -> tuple[bool, list[str]]:
-    wl = need("fs_python.whitelist", "check")
-    v = wl.check(ip, state_dir=cfg.state_dir)
+    from fs_python import whitelist
+
+    v = whitelist.check(ip, state_dir=cfg.state_dir)
     return bool(v.whitelisted), list(v.reasons)
 
 
 # -- perimeter area -------------------------------------------------------------------------------
 def countries_refresh(cfg: Config) -> str:
-    countries = need("fsguard.perimeter.countries", "refresh")
+    from fsguard.perimeter import countries
+
     data = countries.refresh(cfg, force=True)
     if not data.available:
         raise StepAbort(f"country data not built: {'; '.join(data.errors) or 'no ranges'}")
@@ -106,7 +95,8 @@ def countries_refresh(cfg: Config) -> str:
 def feed_update(cfg: Config, name: str) -> Any:
     """One feed through the real pipeline (fetch, validate, merge, cache), without the CLI's own
     firewall apply: the drill applies inside its namespace, never on the host."""
-    update = need("fsguard.perimeter.update", "update_all")
+    from fsguard.perimeter import update
+
     results = update.update_all(cfg, None, only=name)
     if not results:
         raise StepAbort(f"feed {name!r} is not configured")
@@ -117,7 +107,7 @@ def list_add(env: Any, list_name: str, cidr: str, label: str, ttl: float = 900.0
     """A temporary, labelled list entry (it expires by itself even if every cleanup failed)."""
     import time
 
-    lists = need("fsguard.perimeter.lists", "add", "delete")
+    from fsguard.perimeter import lists
     from fsguard.store import open_store
 
     store = open_store(env.cfg)
@@ -133,7 +123,7 @@ def list_add(env: Any, list_name: str, cidr: str, label: str, ttl: float = 900.0
 
 
 def list_del(cfg: Config, list_name: str, cidr: str) -> None:
-    lists = need("fsguard.perimeter.lists", "delete")
+    from fsguard.perimeter import lists
     from fsguard.store import open_store
 
     store = open_store(cfg)
