@@ -2,14 +2,8 @@
 
 Each tick (default every 5 s):
 
-1. **ignore sync**: the wanted ignore list of fsguard's jails is the base list (``[fail2ban]
-   ignoreip``), every registered address whose registration has not expired (from the monitor's
-   snapshot; while FreeSWITCH is down the last snapshot stays in force until each entry's own
-   expiry), and the admin whitelist/carriers from ``whitelist.json``. Differences go to the
-   running server with ``set <jail> addignoreip/delignoreip`` (fail2ban's ignoreip is a hash set:
-   a check costs ~1 µs per failure, no fork per failure as an ``ignorecommand`` would). Addresses
-   that became whitelisted while banned are unbanned. The list is also written to
-   ``jail.d/fsguard.whitelist.local`` so a restarted fail2ban starts with it.
+1. **ignore sync** (``fsguard.f2b.ignoresync``): fsguard's jails ignore registered customers,
+   the admin whitelist and carriers; whitelisted addresses that are banned are unbanned.
 2. **tail**: new fsguard event lines in the FreeSWITCH log go to ``v_fsguard_events``, and
    failures from whitelisted addresses are counted per user identity in ``v_fsguard_offenders``.
 3. **queue**: ``fsguard.queue.process_pending(cfg, store)``.
@@ -19,8 +13,6 @@ A step that fails is logged and retried next tick; the last good state stays in 
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import logging
 import os
 import time
@@ -32,6 +24,7 @@ from fs_python import eventline
 from fsguard import evidence
 from fsguard.f2b import render
 from fsguard.f2b.client import Client, Fail2banError
+from fsguard.f2b.ignoresync import IgnoreSync, canon
 
 if TYPE_CHECKING:
     from fs_python.config import Config
@@ -54,24 +47,6 @@ class TickResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _load_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        return {}
-
-
-def _canon(text: object) -> str | None:
-    try:
-        net = ipaddress.ip_network(str(text).strip(), strict=False)
-    except ValueError:
-        return None
-    if net.num_addresses == 1:
-        return str(net.network_address)
-    return str(net)
-
-
 class Service:
     def __init__(self, cfg: Config, store: Store, *, client: Client | None = None) -> None:
         self.cfg = cfg
@@ -79,84 +54,24 @@ class Service:
         sock = cfg.get(render.SECTION, "socket", "") or "/var/run/fail2ban/fail2ban.sock"
         self.client = client or Client(sock)
         self.jails = cfg.get_list(render.SECTION, "jails", render.JAILS)
-        self.base = {c for c in (_canon(x) for x in cfg.get_list(
+        self.base = {c for c in (canon(x) for x in cfg.get_list(
             render.SECTION, "ignoreip", tuple(render.BASE_IGNOREIP.split()))) if c}
         self.logpath = Path(cfg.get(render.SECTION, "logpath", render.DEFAULT_LOGPATH))
         jail_dir = cfg.get(render.SECTION, "jail_dir", "/etc/fail2ban/jail.d")
         self.jail_dir = Path(jail_dir) if jail_dir else None
-        self._regs: list[dict[str, Any]] = []
-        self._nets: set[str] = set()
-        self._written: frozenset[str] | None = None
+        self.ignore = IgnoreSync(cfg, self.client, self.jails, self.base, self.jail_dir)
         self._pos: tuple[int, int] | None = None  # (inode, offset)
 
-    # -- 1. ignore sync --------------------------------------------------------------------------
+    # -- 1. ignore sync (fsguard.f2b.ignoresync) ------------------------------------------------
     def wanted(self, now: float) -> set[str]:
-        state = self.cfg.state_dir
-        try:  # a malformed snapshot keeps the last good one in force (whitelists win)
-            data = _load_json(state / "registrations.json")
-            rows = data.get("registrations", []) if isinstance(data, dict) else []
-            self._regs = [r for r in rows if isinstance(r, dict)]
-        except (OSError, ValueError) as exc:
-            log.warning("registrations snapshot unreadable, keeping the last one: %s", exc)
-        try:
-            data = _load_json(state / "whitelist.json")
-            rows = data.get("entries", []) if isinstance(data, dict) else []
-            self._nets = {c for c in (_canon(r.get("cidr")) for r in rows if isinstance(r, dict)) if c}
-        except (OSError, ValueError) as exc:
-            log.warning("whitelist snapshot unreadable, keeping the last one: %s", exc)
-        want = set(self.base) | self._nets
-        for reg in self._regs:
-            try:
-                expires = float(reg.get("expires", 0))
-            except (TypeError, ValueError):
-                continue
-            ip = eventline.normalize_ip(reg.get("ip"))
-            if ip and expires > now:
-                want.add(ip)
-        return want
+        return self.ignore.wanted(now)
 
     def sync_ignore(self, now: float, result: TickResult) -> None:
-        want = self.wanted(now)
-        self._write_whitelist_file(want)
-        running = set(self.client.jails())
-        for jail in self.jails:
-            if jail not in running:
-                continue
-            # read back every tick: a restarted fail2ban has lost what was added at runtime
-            have = {c for c in (_canon(x) for x in self.client.ignore_list(jail)) if c}
-            add = sorted(want - have)
-            drop = sorted(have - want)
-            if add:
-                self.client.add_ignore(jail, add)
-            if drop:
-                self.client.del_ignore(jail, drop)
-            result.ignore_added += len(add)
-            result.ignore_removed += len(drop)
-            # whitelisted while banned: lift the ban (fail2ban calls fsguard's action -> kernel set)
-            nets = [ipaddress.ip_network(w) for w in want if "/" in w]
-            for ip in self.client.banned(jail):
-                canon = _canon(ip)
-                if canon is None:
-                    continue
-                addr = ipaddress.ip_address(canon)
-                if canon in want or any(addr in n for n in nets):
-                    if self.client.unban(jail, canon):
-                        result.unbanned.append(canon)
-
-    def _write_whitelist_file(self, want: set[str]) -> None:
-        if self.jail_dir is None or not self.jail_dir.is_dir():
-            return
-        key = frozenset(want)
-        if key == self._written:
-            return
-        entries = " ".join(sorted(want))
-        text = "# Written by `fsguard service`: fsguard's jails' ignore list at the last sync.\n"
-        for jail in self.jails:
-            text += f"\n[{jail}]\nignoreip = {entries}\n"
-        tmp = self.jail_dir / ".fsguard.whitelist.local.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self.jail_dir / "fsguard.whitelist.local")
-        self._written = key
+        res = self.ignore.sync(now)
+        result.ignore_added += res.added
+        result.ignore_removed += res.removed
+        result.unbanned.extend(res.unbanned)
+        result.errors.extend(res.errors)
 
     # -- 2. tail ---------------------------------------------------------------------------------
     def read_new_lines(self) -> list[str]:

@@ -1,18 +1,38 @@
 """Talking to the running fail2ban-server.
 
 Through fail2ban's own socket protocol (``fail2ban.client.csocket``, in Debian's dist-packages)
-when importable, so a sync costs no fork; otherwise through ``fail2ban-client`` (argument lists,
-never a shell). Either way a command is ``["set", jail, "addignoreip", ip, ...]`` etc.
+when importable, so a sync costs no fork; otherwise (an interpreter without Debian's
+dist-packages, e.g. a development venv) through the system interpreter that fail2ban itself runs
+on, which answers with the same structured value as JSON (argument lists, never a shell; parsing
+``fail2ban-client``'s tree-drawn text would be guesswork). Either way a command is
+``["set", jail, "addignoreip", ip, ...]`` etc.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 DEFAULT_SOCKET = "/var/run/fail2ban/fail2ban.sock"
+SYSTEM_PYTHON = "/usr/bin/python3"
+# Run by the system interpreter: one command over fail2ban's socket, the answer as JSON.
+_RELAY = """
+import json, sys
+from fail2ban.client.csocket import CSocket
+try:
+    sock = CSocket(sys.argv[1], timeout=float(sys.argv[2]))
+except Exception as exc:
+    print(json.dumps({"unreachable": str(exc)})); sys.exit(0)
+try:
+    ret = sock.send(json.loads(sys.argv[3]))
+except Exception as exc:
+    print(json.dumps({"error": str(exc)})); sys.exit(0)
+code, value = ret if isinstance(ret, (list, tuple)) and len(ret) == 2 else (1, ret)
+print(json.dumps({"code": code, "value": value}, default=str))
+"""
 
 
 class Fail2banError(Exception):
@@ -46,11 +66,19 @@ class Client:
         return value
 
     def _send_cli(self, cmd: list[str]) -> Any:
-        proc = subprocess.run(["fail2ban-client", "-s", self.socket_path, *cmd],
-                              capture_output=True, text=True, timeout=self.timeout * 3)
-        if proc.returncode != 0:
-            raise Fail2banError(f"fail2ban-client {cmd[:3]}: {proc.stderr.strip()[:300]}")
-        return proc.stdout
+        try:
+            proc = subprocess.run([SYSTEM_PYTHON, "-I", "-c", _RELAY, self.socket_path, str(self.timeout),
+                                   json.dumps(cmd)], capture_output=True, text=True, timeout=self.timeout * 3)
+            answer = json.loads(proc.stdout)
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            raise Fail2banError(f"fail2ban {cmd[:3]}: no answer through {SYSTEM_PYTHON}: {exc}") from None
+        if "unreachable" in answer:
+            raise Fail2banError(f"fail2ban-server not reachable at {self.socket_path}: {answer['unreachable']}")
+        if "error" in answer:
+            raise Fail2banError(f"fail2ban {cmd[:3]}: {answer['error']}")
+        if answer.get("code") != 0:
+            raise Fail2banError(f"fail2ban {cmd[:3]}: {answer.get('value')}")
+        return answer.get("value")
 
     # -- helpers -----------------------------------------------------------------------------
     def jails(self) -> list[str]:
