@@ -7,7 +7,8 @@ Python handler (argument lists only, never a shell), and writes the outcome back
 
     unban <ip>              lift a ban: fail2ban's own state, the kernel set, the evidence row
     allow <ip|cidr> [label] admin whitelist entry (and lift its bans), snapshot + firewall refresh
-    deny <ip|cidr> [label]  admin blacklist entry, firewall refresh
+    deny <ip|cidr> [label]  admin blacklist entry, firewall refresh (both: the lists page's Add;
+                            ``action_expires`` is the entry's expiry; perimeter.lists validates)
     feeds_update            refresh every blacklist feed now, then the firewall
     firewall_apply          rebuild whitelist snapshot and ruleset (after list edits in the GUI)
 """
@@ -52,6 +53,7 @@ class Request:
     argument: str
     label: str
     requested_by: str
+    expires: float | None = None
 
 
 def _printable(text: str, limit: int, what: str) -> str:
@@ -73,16 +75,23 @@ def validate(row: dict[str, Any]) -> Request:
         except ValueError:
             raise QueueError(f"unban: not an IP address: {arg[:60]!r}") from None
     elif action in ("allow", "deny"):
-        try:
-            net = ipaddress.ip_network(arg, strict=False)
-        except ValueError:
-            raise QueueError(f"{action}: not an IP address or network: {arg[:60]!r}") from None
-        arg = str(net)
+        from fsguard.perimeter import lists
+
+        try:  # syntax here; the list's rules when lists.add runs (the same for CLI, GUI and queue)
+            arg = lists.network_text(arg)
+        except lists.ListError as exc:
+            raise QueueError(f"{action}: {exc}") from None
     elif arg:
         raise QueueError(f"{action} takes no argument")
     label = _printable(str(row.get("action_label") or ""), MAX_LABEL, "label")
     user = _printable(str(row.get("requested_by") or ""), MAX_USER, "requested_by")
-    return Request(str(row["fsguard_action_uuid"]), action, arg, label, user)
+    expires: float | None = None
+    if row.get("action_expires") is not None:
+        try:
+            expires = float(row["action_expires"])
+        except (TypeError, ValueError):
+            raise QueueError("expiry: not a time") from None
+    return Request(str(row["fsguard_action_uuid"]), action, arg, label, user, expires)
 
 
 # -- handlers: each returns a message for the GUI or raises ---------------------------------------
@@ -120,7 +129,7 @@ def _list_add(cfg: Config, store: Store, req: Request) -> str:
     from fsguard.perimeter import lists
 
     try:
-        entry, created = lists.add(store, cfg, req.action, req.argument, req.label)
+        entry, created = lists.add(store, cfg, req.action, req.argument, req.label, req.expires)
     except lists.ListError as exc:
         raise QueueError(str(exc)) from None
     msg = f"{entry.cidr} {'added to' if created else 'updated in'} the {req.action} list"

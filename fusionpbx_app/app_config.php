@@ -156,6 +156,12 @@
 		$apps[$x]['db'][$y]['fields'][$z]['type']['mysql'] = 'text';
 		$apps[$x]['db'][$y]['fields'][$z]['description']['en-us'] = '';
 		$z++;
+		$apps[$x]['db'][$y]['fields'][$z]['name'] = 'kernel_status';
+		$apps[$x]['db'][$y]['fields'][$z]['type']['pgsql'] = 'text';
+		$apps[$x]['db'][$y]['fields'][$z]['type']['sqlite'] = 'text';
+		$apps[$x]['db'][$y]['fields'][$z]['type']['mysql'] = 'text';
+		$apps[$x]['db'][$y]['fields'][$z]['description']['en-us'] = '';
+		$z++;
 		$apps[$x]['db'][$y]['fields'][$z]['name'] = 'insert_date';
 		$apps[$x]['db'][$y]['fields'][$z]['type']['pgsql'] = 'timestamptz';
 		$apps[$x]['db'][$y]['fields'][$z]['type']['sqlite'] = 'text';
@@ -563,6 +569,12 @@
 		$apps[$x]['db'][$y]['fields'][$z]['type']['pgsql'] = 'text';
 		$apps[$x]['db'][$y]['fields'][$z]['type']['sqlite'] = 'text';
 		$apps[$x]['db'][$y]['fields'][$z]['type']['mysql'] = 'text';
+		$apps[$x]['db'][$y]['fields'][$z]['description']['en-us'] = '';
+		$z++;
+		$apps[$x]['db'][$y]['fields'][$z]['name'] = 'action_expires';
+		$apps[$x]['db'][$y]['fields'][$z]['type']['pgsql'] = 'double precision';
+		$apps[$x]['db'][$y]['fields'][$z]['type']['sqlite'] = 'real';
+		$apps[$x]['db'][$y]['fields'][$z]['type']['mysql'] = 'double';
 		$apps[$x]['db'][$y]['fields'][$z]['description']['en-us'] = '';
 		$z++;
 		$apps[$x]['db'][$y]['fields'][$z]['name'] = 'insert_date';

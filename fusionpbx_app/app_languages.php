@@ -95,6 +95,11 @@ $text['label-error']['de-de'] = 'Fehler';
 $text['label-error']['fr-fr'] = 'Erreur';
 $text['label-error']['es-mx'] = 'Error';
 
+$text['label-recent_requests']['en-us'] = 'Recent requests';
+$text['label-recent_requests']['de-de'] = 'Letzte Anfragen';
+$text['label-recent_requests']['fr-fr'] = 'Demandes récentes';
+$text['label-recent_requests']['es-mx'] = 'Solicitudes recientes';
+
 $text['label-error_format']['en-us'] = 'not an IP address or network';
 $text['label-error_format']['de-de'] = 'keine IP-Adresse und kein Netz';
 $text['label-error_format']['fr-fr'] = 'ni une adresse IP ni un réseau';
@@ -110,15 +115,6 @@ $text['label-error_prefix']['de-de'] = 'Präfixlänge außerhalb des Bereichs';
 $text['label-error_prefix']['fr-fr'] = 'longueur de préfixe hors limites';
 $text['label-error_prefix']['es-mx'] = 'longitud de prefijo fuera de rango';
 
-$text['label-error_reserved']['en-us'] = 'private or reserved range: cannot be blacklisted';
-$text['label-error_reserved']['de-de'] = 'privater oder reservierter Bereich: nicht sperrbar';
-$text['label-error_reserved']['fr-fr'] = 'plage privée ou réservée : impossible à mettre en liste noire';
-$text['label-error_reserved']['es-mx'] = 'rango privado o reservado: no se puede bloquear';
-
-$text['label-error_too_broad']['en-us'] = 'too broad for a blacklist';
-$text['label-error_too_broad']['de-de'] = 'zu breit für eine Blacklist';
-$text['label-error_too_broad']['fr-fr'] = 'trop large pour une liste noire';
-$text['label-error_too_broad']['es-mx'] = 'demasiado amplia para una lista negra';
 
 $text['label-event_time']['en-us'] = 'Time';
 $text['label-event_time']['de-de'] = 'Zeit';

@@ -1,7 +1,8 @@
 <?php
 /*
 	fsguard: the admin whitelist ("allow") and blacklist ("deny").
-	Entries are validated here and again by fsguard; a change queues a firewall refresh.
+	An addition is queued for the fsguard service, which validates it with the CLI's rules and
+	stores it (the outcome shows under "Recent requests"); a deletion queues a firewall refresh.
 */
 
 //includes files
@@ -79,33 +80,10 @@
 					}
 				}
 				if (count($errors) == 0) {
-					//one row per list and network: an existing entry gets the new label and expiry
-					$sql = "select fsguard_list_entry_uuid from v_fsguard_list_entries ";
-					$sql .= "where list_name = :list_name and cidr = :cidr ";
-					$parameters['list_name'] = $list_name;
-					$parameters['cidr'] = $canonical;
-					$existing = $database->select($sql, $parameters, 'column');
-					unset($sql, $parameters);
-					if (is_uuid($existing)) {
-						$sql = "update v_fsguard_list_entries set label = :label, expires = :expires, ";
-						$sql .= "entry_enabled = true, update_date = now() ";
-						$sql .= "where fsguard_list_entry_uuid = :fsguard_list_entry_uuid ";
-						$parameters['fsguard_list_entry_uuid'] = $existing;
-					}
-					else {
-						$sql = "insert into v_fsguard_list_entries (fsguard_list_entry_uuid, list_name, cidr, label, ";
-						$sql .= "expires, entry_enabled, insert_date) ";
-						$sql .= "values (:fsguard_list_entry_uuid, :list_name, :cidr, :label, :expires, true, now()) ";
-						$parameters['fsguard_list_entry_uuid'] = uuid();
-						$parameters['list_name'] = $list_name;
-						$parameters['cidr'] = $canonical;
-					}
-					$parameters['label'] = $clean_label;
-					$parameters['expires'] = $expires;
-					$database->execute($sql, $parameters);
-					unset($sql, $parameters);
-					fsguard_enqueue($database, 'firewall_apply');
-					message::add($text['message-saved']);
+					//the fsguard service validates and stores it with the CLI's rules (fsguard allow|deny add),
+					//then refreshes the whitelist snapshot and the firewall; a refusal shows below
+					fsguard_enqueue($database, $list_name, $canonical, $clean_label, $expires);
+					message::add($text['message-queued']);
 					header('Location: fsguard_lists.php');
 					exit;
 				}
@@ -233,6 +211,28 @@
 			echo "<button type='submit' class='btn btn-default'>".escape($text['button-delete'])."</button>\n";
 		}
 		echo "</form>\n";
+		echo "<br />\n";
+	}
+
+//the outcome of recent list requests (refusals say why, as fsguard gave it)
+	$sql = "select action_name, action_argument, action_status, action_result, requested_by, insert_date ";
+	$sql .= "from v_fsguard_actions where action_name in ('allow', 'deny') ";
+	$sql .= "order by insert_date desc limit 10 ";
+	$requests = $database->select($sql, null, 'all');
+	unset($sql);
+	if (is_array($requests) && count($requests) > 0) {
+		echo "<b>".escape($text['label-recent_requests'])."</b>\n";
+		echo "<table class='list' id='fsguard_list_requests'>\n";
+		foreach ($requests as $row) {
+			echo "<tr class='list-row'>\n";
+			echo "	<td>".escape($row['action_name'])."</td>\n";
+			echo "	<td class='fsguard_ip'>".escape($row['action_argument'])."</td>\n";
+			echo "	<td class='fsguard_status'>".escape($row['action_status'])."</td>\n";
+			echo "	<td>".escape($row['action_result'])."</td>\n";
+			echo "	<td>".escape($row['requested_by'])."</td>\n";
+			echo "</tr>\n";
+		}
+		echo "</table>\n";
 		echo "<br />\n";
 	}
 

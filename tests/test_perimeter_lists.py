@@ -163,3 +163,50 @@ def test_cli_lists_and_feeds(tmp_path: Path) -> None:
     assert r.returncode == 0 and "table inet fsguard" in r.stdout and "45.1.1.1" in r.stdout
     r = _fsguard(cp, "firewall", "render", "--backend", "iptables")
     assert "add fsguard-feed4-n 45.1.1.2" in r.stdout and ":FSGUARD-SIP" in r.stdout
+
+
+def test_allow_breadth_floor_and_union_cap(tmp_path: Path) -> None:
+    """Attack 7 on the Python side: no allow entry or set of entries may cover the internet."""
+    cfg = _cfg(tmp_path)
+    store = open_store(cfg)
+    for ok in ("10.0.0.0/8", "172.16.0.0/12", "fc00::/7", "100.64.0.0/10", "2a01:4f8::/32", "5.0.0.0/8"):
+        lists.add(store, cfg, "allow", ok, "fine")
+    for bad, why in (("0.0.0.0/0", "default route"), ("::/0", "default route"), ("0.0.0.0/1", "floor /8"),
+                     ("128.0.0.0/1", "floor /8"), ("2000::/3", "floor /32"), ("4.0.0.0/7", "floor /8")):
+        with pytest.raises(lists.ListError, match=why):
+            lists.add(store, cfg, "allow", bad)
+    for first in (6, 7, 8):
+        lists.add(store, cfg, "allow", f"{first}.0.0.0/8")
+    with pytest.raises(lists.ListError, match="more public IPv4 space"):
+        lists.add(store, cfg, "allow", "9.0.0.0/8")
+    for deny in ("100.64.0.0/10", "100.127.255.1", "172.20.0.0/16", "0.0.0.0/1"):
+        with pytest.raises(lists.ListError):
+            lists.add(store, cfg, "deny", deny)
+    store.close()
+
+
+def test_rows_read_back_are_revalidated(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A row written straight into the table (the web app's database user can) is checked again:
+    refused rows are logged and never reach the snapshot, the firewall or fail2ban."""
+    cfg = _cfg(tmp_path)
+    store = open_store(cfg)
+    lists.add(store, cfg, "allow", "192.0.2.0/24", "office")
+    for name, cidr in (("allow", "0.0.0.0/0"), ("allow", "::/0"), ("allow", "0.0.0.0/1"), ("allow", "128.0.0.0/1"),
+                       ("allow", "not an ip"), ("deny", "10.0.0.0/8"), ("deny", "100.64.0.0/10"),
+                       ("deny", "0.0.0.0/0"), ("allow", "198.51.100.0/24")):
+        store.insert("v_fsguard_list_entries", {"list_name": name, "cidr": cidr, "label": "forged",
+                                                "entry_enabled": True})
+    for first in range(11, 20):  # nine /8s: the first four fit under the cap (with the /24s)
+        store.insert("v_fsguard_list_entries", {"list_name": "allow", "cidr": f"{first}.0.0.0/8", "label": "",
+                                                "entry_enabled": True})
+    with caplog.at_level("WARNING", logger="fsguard.lists"):
+        allow = [e.cidr for e in lists.entries(store, "allow", cfg=cfg)]
+        deny = [e.cidr for e in lists.entries(store, "deny", cfg=cfg)]
+    assert allow == ["11.0.0.0/8", "12.0.0.0/8", "13.0.0.0/8", "192.0.2.0/24", "198.51.100.0/24"]
+    assert deny == []
+    assert sum("refused" in r.getMessage() for r in caplog.records) == 4 + 1 + 3 + 6
+    doc = json.loads(snapshot.write_from_store(cfg, store).read_text())
+    assert [e["cidr"] for e in doc["entries"]] == allow
+    # the bad rows can still be deleted by their text
+    assert lists.delete(store, cfg, "allow", "0.0.0.0/0") == 1
+    store.close()

@@ -166,12 +166,29 @@ def test_every_page_renders_real_rows_escaped(app: App) -> None:
     assert (app.tmp / "sql.log").read_text().count('"sql"') >= 8
 
 
+def _service_cfg(app: App) -> Any:
+    """The root side's config for these tests: the same state dir, firewall dry-run."""
+    from fs_python import config
+
+    p = app.tmp / "fsguard.conf"
+    p.write_text(f"[fsguard]\nstate_dir = {app.tmp / 'service-state'}\n[firewall]\nbackend = dry-run\n")
+    return config.load(p)
+
+
+def _run_queue(app: App) -> list[queue.ActionResult]:
+    """What the fsguard service does next tick: validate and run the queued requests."""
+    store = Store.pgsql(host=app.db["host"], port=app.db["port"], user=app.db["user"], password=app.db["password"],
+                        dbname=app.db["dbname"])
+    try:
+        return queue.process_pending(_service_cfg(app), store)
+    finally:
+        store.close()
+
+
 def test_bad_list_input_shows_an_error_and_saves_nothing(app: App) -> None:
     page = app.render("fsguard_lists.php")
     before = app.q("select count(*) from v_fsguard_list_entries")[0][0], app.q("select count(*) from v_fsguard_actions")
-    for post, error in [({"list_name": "deny", "cidr": "10.0.0.0/8", "label": "lan"}, "too broad"),
-                        ({"list_name": "deny", "cidr": "192.168.1.0/24", "label": "lan"}, "private or reserved"),
-                        ({"list_name": "allow", "cidr": "198.51.100.7; rm -rf /", "label": ""}, "not an IP address"),
+    for post, error in [({"list_name": "allow", "cidr": "198.51.100.7; rm -rf /", "label": ""}, "not an IP address"),
                         ({"list_name": "allow", "cidr": "198.51.100.0/33", "label": ""}, "prefix length"),
                         ({"list_name": "allow", "cidr": "198.51.100.7", "label": "two\nlines"}, "printable"),
                         ({"list_name": "allow", "cidr": "198.51.100.7", "label": "x", "expires_days": "-3"},
@@ -182,19 +199,56 @@ def test_bad_list_input_shows_an_error_and_saves_nothing(app: App) -> None:
         assert "value='" + post["cidr"] + "'" in out  # the refused input is kept in the form to fix
     after = app.q("select count(*) from v_fsguard_list_entries")[0][0], app.q("select count(*) from v_fsguard_actions")
     assert after == before
-    # good input: canonical network saved, a firewall refresh queued, a positive message
+    # good input: queued for the service, which stores the canonical network with the CLI's rules
     app.render("fsguard_lists.php", post={"action": "add", "list_name": "allow", "cidr": "198.51.100.77/24",
                                           "label": "branch office", "expires_days": "30", **app.token(page)})
-    rows = app.q("select list_name, cidr, label, expires > extract(epoch from now()) from v_fsguard_list_entries")
-    assert rows == [("allow", "198.51.100.0/24", "branch office", True)]
-    assert app.q("select action_name, action_status, requested_by from v_fsguard_actions") == [
-        ("firewall_apply", "pending", "admin")]
+    assert app.q("select action_name, action_argument, action_status, requested_by from v_fsguard_actions") == [
+        ("allow", "198.51.100.0/24", "pending", "admin")]
+    assert app.q("select count(*) from v_fsguard_list_entries") == [(0,)]  # nothing stored by the web app
     assert app.messages().get("positive")
-    # Apply Firewall Now (superadmin): one more queued refresh
+    done = _run_queue(app)
+    assert [r.status for r in done] == ["done"], done
+    rows = app.q("select list_name, cidr, label, expires > extract(epoch from now()) + 29 * 86400 "
+                 "from v_fsguard_list_entries")
+    assert rows == [("allow", "198.51.100.0/24", "branch office", True)]
+    # Apply Firewall Now (superadmin): one queued refresh
     page = app.render("fsguard_lists.php")
-    assert "Apply Firewall Now" in page
+    assert "Apply Firewall Now" in page and "fsguard_list_requests" in page
     app.render("fsguard_lists.php", post={"action": "apply", **app.token(page)})
-    assert app.q("select count(*) from v_fsguard_actions where action_name = 'firewall_apply'") == [(2,)]
+    assert app.q("select count(*) from v_fsguard_actions where action_name = 'firewall_apply'") == [(1,)]
+
+
+def test_tenant_admin_cannot_whitelist_the_internet_or_blacklist_a_lan(app: App) -> None:
+    """Attack 7: a tenant admin granted list editing tries to whitelist everyone (every ban then
+    ignored) and to blacklist private/CGNAT space. The service refuses each with the CLI's reason,
+    the refusal shows on the page, and the lists stay as they were."""
+    grant(app, "admin", "fsguard_list_view", "fsguard_list_edit")
+    app.q("insert into v_fsguard_list_entries (fsguard_list_entry_uuid, list_name, cidr, label, expires, "
+          "entry_enabled, insert_date) values (gen_random_uuid(), "
+          "'allow', '192.0.2.0/24', 'office', null, true, now())")
+    before = app.q("select list_name, cidr, label from v_fsguard_list_entries order by cidr")
+    page = app.render("fsguard_lists.php", groups="admin")
+    attacks = [("allow", "0.0.0.0/0"), ("allow", "::/0"), ("allow", "0.0.0.0/1"), ("allow", "128.0.0.0/1"),
+               ("allow", "2000::/3"), ("deny", "10.0.0.0/8"), ("deny", "192.168.1.0/24"), ("deny", "100.64.0.0/10"),
+               ("deny", "100.64.3.4"), ("deny", "0.0.0.0/0"), ("deny", "fd00::/8")]
+    for list_name, cidr in attacks:
+        app.render("fsguard_lists.php", groups="admin", post={"action": "add", "list_name": list_name, "cidr": cidr,
+                                                              "label": "x", **app.token(page)})
+    assert app.q("select count(*) from v_fsguard_actions where action_status = 'pending'") == [(len(attacks),)]
+    done = _run_queue(app)
+    assert [r.status for r in done] == ["rejected"] * len(attacks), done
+    assert app.q("select list_name, cidr, label from v_fsguard_list_entries order by cidr") == before
+    out = app.render("fsguard_lists.php", groups="admin")
+    assert "default route" in out and "broader than the whitelist floor" in out and "CGNAT" in out
+    assert "private (RFC 1918)" in out
+    # nine /8s one by one: each is within the floor; with the office /24, only three more fit under the cap
+    for first in range(11, 20):
+        app.render("fsguard_lists.php", groups="admin", post={"action": "add", "list_name": "allow",
+                                                              "cidr": f"{first}.0.0.0/8", "label": "x",
+                                                              **app.token(page)})
+    done = _run_queue(app)
+    assert [r.status for r in done] == ["done"] * 3 + ["rejected"] * 6
+    assert "more public IPv4 space" in app.render("fsguard_lists.php", groups="admin")
 
 
 def test_missing_or_wrong_token_is_refused(app: App) -> None:

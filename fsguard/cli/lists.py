@@ -70,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
         return int(Exit.CONFIG_ERROR if isinstance(exc, config_mod.ConfigError) else Exit.STORE_ERROR)
     try:
         if args.action == "list":
-            rows = lists.entries(store, args.list_name, include_expired=args.all)
+            rows = lists.entries(store, args.list_name, include_expired=args.all, cfg=cfg)
             text = "\n".join(
                 f"{e.cidr:<40} {e.label or '-':<24} {_when(e.expires)}{'' if e.enabled else ' (disabled)'}"
                 for e in rows) or f"({args.list_name} list is empty)"

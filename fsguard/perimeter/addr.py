@@ -237,3 +237,48 @@ def contains(ranges: list[Range], value: int) -> bool:
     """``value`` inside merged sorted ``ranges``?"""
     i = bisect.bisect_right(ranges, (value, 1 << 129)) - 1
     return i >= 0 and ranges[i][0] <= value <= ranges[i][1]
+
+
+# -- the admin whitelist's breadth rules ----------------------------------------------------------
+# An allow entry exempts addresses from every ban and block list, so "too broad" is the dangerous
+# direction. Private and local space is harmless to whitelist (an office LAN is the common case);
+# what is limited is how much *public* space the list covers: each entry at most a /8 (IPv4) or
+# /32 (IPv6, an ISP's allocation) of it, and all entries together at most four of those, so no
+# set of entries (0.0.0.0/1 + 128.0.0.0/1, 256 x /8, ::/0) adds up to "the internet".
+ALLOW_FLOOR = {4: 8, 6: 32}
+ALLOW_PUBLIC_MAX = {4: 4 << 24, 6: 4 << 96}
+
+
+def _nonpublic(fam: int) -> list[Range]:
+    starts, ends, _ = _REFUSED[fam]
+    out = list(zip(starts, ends, strict=True))
+    if fam == 6:  # outside global unicast 2000::/3
+        out += [(0, (0x2000 << 112) - 1), (0x4000 << 112, (1 << 128) - 1)]
+    return merge(out)
+
+
+_NONPUBLIC = {4: _nonpublic(4), 6: _nonpublic(6)}
+
+
+def public_size(fam: int, ranges: Iterable[Range]) -> int:
+    """How many public (routable, non-private) addresses ``ranges`` cover together."""
+    return sum(e - s + 1 for s, e in subtract(merge(ranges), _NONPUBLIC[fam]))
+
+
+def allow_check(fam: int, start: int, end: int) -> str | None:
+    """The reason one allow entry is refused, or None."""
+    bits = BITS[fam]
+    if end - start + 1 == 1 << bits:
+        return "default route (would whitelist everyone)"
+    plen = bits - ((end - start + 1).bit_length() - 1)
+    if plen < ALLOW_FLOOR[fam] and public_size(fam, [(start, end)]) > 0:
+        return f"prefix /{plen} broader than the whitelist floor /{ALLOW_FLOOR[fam]} (public addresses)"
+    return None
+
+
+def allow_union_check(fam: int, ranges: Iterable[Range]) -> str | None:
+    """The reason a whole allow list is refused (together it covers too much of the internet)."""
+    if public_size(fam, ranges) > ALLOW_PUBLIC_MAX[fam]:
+        limit = "four /8" if fam == 4 else "four /32"
+        return f"the whitelist would cover more public IPv{fam} space than {limit} networks together"
+    return None

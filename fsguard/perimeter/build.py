@@ -74,8 +74,8 @@ def collect(cfg: Config, store: Store | None, *, feed_ranges: dict[str, Fam] | N
     deny_e: list[lists.Entry] = []
     if store is not None:
         try:
-            allow_e = lists.entries(store, "allow")
-            deny_e = lists.entries(store, "deny")
+            allow_e = lists.entries(store, "allow", cfg=cfg)
+            deny_e = lists.entries(store, "deny", cfg=cfg)
         except Exception as exc:
             store = None
             data.warnings.append(f"store unreadable ({str(exc)[:120]}): using the last whitelist snapshot")

@@ -1,24 +1,40 @@
 """Admin whitelist ("allow") and blacklist ("deny") entries in ``v_fsguard_list_entries``.
 
-Entries are validated before anything is written (one statement per change, so nothing is ever
-half-written). The allow list accepts private and test ranges (an office LAN behind a VPN is a
-legitimate whitelist entry); the deny list refuses what a block list refuses (loopback, private,
-multicast, default route, prefixes broader than the floor) so an operator cannot cut off a LAN.
+One validation for every path an entry takes: ``fsguard allow|deny add``, the GUI queue (the
+FusionPBX page only queues the request, fsguard.queue calls :func:`add`), and rows read back from
+the store (:func:`entries` re-checks each row, logs and skips a refused one: the database is
+writable by the web app). Entries are validated before anything is written (one statement per
+change, so nothing is ever half-written). The allow list accepts private and test ranges (an office
+LAN behind a VPN is a legitimate whitelist entry) but has a breadth floor for public space and a
+cap on the public space all entries cover together (addr.allow_check / allow_union_check); the deny
+list refuses what a block list refuses (loopback, private, CGNAT, multicast, default route,
+prefixes broader than the floor) so an operator cannot cut off a LAN.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fsguard.perimeter import feeds
-from fsguard.perimeter.addr import AddressError, Policy, cidr_text, parse_cidr, range_to_cidrs
+from fsguard.perimeter.addr import (
+    AddressError,
+    Policy,
+    Range,
+    allow_check,
+    allow_union_check,
+    cidr_text,
+    parse_cidr,
+    range_to_cidrs,
+)
 
 if TYPE_CHECKING:
     from fs_python.config import Config
     from fsguard.store import Store
 
+log = logging.getLogger("fsguard.lists")
 LISTS = ("allow", "deny")
 MAX_LABEL = 120
 
@@ -41,18 +57,48 @@ def canonical(list_name: str, text: str, pol: Policy) -> str:
     """Validated canonical CIDR (``192.0.2.0/24``, ``2001:db8::1/128``) or ListError."""
     if list_name not in LISTS:
         raise ListError(f"unknown list {list_name!r}")
-    try:
-        fam, start, end = parse_cidr(text)
-        if list_name == "deny":
-            why = pol.check(fam, start, end)
-            if why:
-                raise AddressError(why)
-        elif end - start + 1 == 1 << (32 if fam == 4 else 128):
-            raise AddressError("default route (would whitelist everyone)")
-    except AddressError as exc:
-        raise ListError(f"{text[:60]!r}: {exc}") from None
+    fam, start, end = parse_network(text)
+    why = pol.check(fam, start, end) if list_name == "deny" else allow_check(fam, start, end)
+    if why:
+        raise ListError(f"{text[:60]!r}: {why}")
     (net, plen), = range_to_cidrs(start, end, fam)
     return cidr_text(net, plen, fam)
+
+
+def parse_network(text: str) -> tuple[int, int, int]:
+    """Syntax only (family, start, end); the list's rules are :func:`canonical`'s."""
+    if not isinstance(text, str) or len(text) > 64:
+        raise ListError("not an IP address or network")
+    try:
+        return parse_cidr(text)
+    except AddressError as exc:
+        raise ListError(f"{text[:60]!r}: {exc}") from None
+
+
+def network_text(text: str) -> str:
+    """Canonical network text of ``text`` (syntax only, no list rules) or ListError."""
+    fam, start, end = parse_network(text)
+    (net, plen), = range_to_cidrs(start, end, fam)
+    return cidr_text(net, plen, fam)
+
+
+def _union_check(store: Store, canon: str) -> None:
+    """Refuse an allow entry that would make the whole list cover too much of the internet."""
+    fam, start, end = parse_cidr(canon)
+    ranges: list[Range] = [(start, end)]
+    for e in entries(store, "allow"):
+        f, s, t = parse_cidr(e.cidr)
+        if f == fam:
+            ranges.append((s, t))
+    why = allow_union_check(fam, ranges)
+    if why:
+        raise ListError(f"{canon}: {why}")
+
+
+def deny_policy(cfg: Config | None) -> Policy:
+    """The deny list's rules: the feeds' policy; without a config, the built-in floors (test ranges
+    allowed: a lab lives in them) -- private, loopback and CGNAT are refused either way."""
+    return feeds.policy(cfg) if cfg is not None else Policy(accept_test_ranges=True)
 
 
 def _label(label: str) -> str:
@@ -65,11 +111,13 @@ def _label(label: str) -> str:
 def add(store: Store, cfg: Config, list_name: str, cidr: str, label: str = "",
         expires: float | None = None) -> tuple[Entry, bool]:
     """Add (or update the label/expiry of) an entry; returns (entry, created)."""
-    canon = canonical(list_name, cidr, feeds.policy(cfg))
+    canon = canonical(list_name, cidr, deny_policy(cfg))
     lab = _label(label)
     if expires is not None and expires <= time.time():
         raise ListError("expiry is in the past")
     with store.transaction():
+        if list_name == "allow":
+            _union_check(store, canon)
         row = store.query_one(
             "select fsguard_list_entry_uuid from v_fsguard_list_entries where list_name = :l and cidr = :c",
             {"l": list_name, "c": canon})
@@ -87,28 +135,57 @@ def add(store: Store, cfg: Config, list_name: str, cidr: str, label: str = "",
 
 
 def delete(store: Store, cfg: Config, list_name: str, cidr: str) -> int:
-    canon = canonical(list_name, cidr, feeds.policy(cfg)) if list_name == "deny" else canonical(
-        list_name, cidr, Policy())
+    """Remove an entry. Only parsed, not checked against the rules: a bad row must be removable."""
+    if list_name not in LISTS:
+        raise ListError(f"unknown list {list_name!r}")
+    canon = network_text(cidr)
     return store.execute("delete from v_fsguard_list_entries where list_name = :l and cidr = :c",
                          {"l": list_name, "c": canon})
 
 
-def entries(store: Store, list_name: str, *, now: float | None = None, include_expired: bool = False) -> list[Entry]:
-    """Enabled, unexpired entries (all with ``include_expired``). Rows that no longer parse are skipped."""
+def _breadth(row: dict[str, object]) -> tuple[int, str]:
+    try:
+        fam, start, end = parse_cidr(str(row["cidr"]))
+    except (AddressError, ValueError):
+        return (0, "")
+    return ((end - start + 1) << (96 if fam == 4 else 0), str(row["cidr"]))
+
+
+def entries(store: Store, list_name: str, *, now: float | None = None, include_expired: bool = False,
+            cfg: Config | None = None) -> list[Entry]:
+    """Enabled, unexpired entries (all with ``include_expired``), each re-validated with the same
+    rules as :func:`add`: a row the rules refuse (written by hand or by the web app's database
+    user) is logged and skipped, so it never reaches the firewall, fail2ban or the snapshot. The
+    allow list's union cap keeps the narrowest rows first: the broad ones that push it over go."""
     now = time.time() if now is None else now
     rows = store.query(
         "select fsguard_list_entry_uuid, list_name, cidr, label, expires, entry_enabled "
-        "from v_fsguard_list_entries where list_name = :l order by cidr", {"l": list_name})
+        "from v_fsguard_list_entries where list_name = :l", {"l": list_name})
+    rows.sort(key=_breadth)
+    pol = deny_policy(cfg)
+    kept: dict[int, list[Range]] = {4: [], 6: []}
     out = []
     for r in rows:
         enabled = r["entry_enabled"] in (True, 1, "true", "t", "1")
-        exp = float(r["expires"]) if r["expires"] is not None else None
+        try:
+            exp = float(r["expires"]) if r["expires"] is not None else None
+        except (TypeError, ValueError):
+            exp = None
         if not include_expired and (not enabled or (exp is not None and exp <= now)):
             continue
+        raw = r["cidr"] if isinstance(r["cidr"], str) else ""
         try:
-            parse_cidr(str(r["cidr"]))
-        except AddressError:
-            continue  # a bad row written by hand must not break the firewall build
-        out.append(Entry(str(r["fsguard_list_entry_uuid"]), list_name, str(r["cidr"]), r["label"] or "", exp,
-                         enabled))
+            canon = canonical(list_name, raw, pol)
+            lab = _label(r["label"] if isinstance(r["label"], str) else "")
+            fam, start, end = parse_cidr(canon)
+            if list_name == "allow" and enabled:
+                why = allow_union_check(fam, kept[fam] + [(start, end)])
+                if why:
+                    raise ListError(f"{canon}: {why}")
+                kept[fam].append((start, end))
+        except ListError as exc:
+            log.warning("refused %s list row %s: %s", list_name, r["fsguard_list_entry_uuid"], exc)
+            continue
+        out.append(Entry(str(r["fsguard_list_entry_uuid"]), list_name, canon, lab, exp, enabled))
+    out.sort(key=lambda e: e.cidr)
     return out

@@ -42,7 +42,7 @@ def memberships(cfg: Config, ip: str, *, store: Store | None = None) -> list[Mem
     with borrowed(cfg, store) as store:
         if store is not None:
             for name, kind in (("allow", "whitelist"), ("deny", "blacklist")):
-                for e in lists.entries(store, name):
+                for e in lists.entries(store, name, cfg=cfg):
                     if _in(e.cidr, fam, value):
                         label = f" ({e.label})" if e.label else ""
                         word = "admin whitelist" if name == "allow" else "admin blacklist"

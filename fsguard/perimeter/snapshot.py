@@ -52,6 +52,6 @@ def read_whitelist(state_dir: Path) -> list[dict[str, str]]:
 def write_from_store(cfg: Config, store: Store) -> Path:
     from fsguard.perimeter import carriers, lists
 
-    allow = lists.entries(store, "allow")
+    allow = lists.entries(store, "allow", cfg=cfg)
     carr, _ = carriers.carriers(cfg, store)
     return write_whitelist(cfg.state_dir, whitelist_entries(allow, carr))

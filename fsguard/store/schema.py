@@ -58,6 +58,8 @@ TABLES: tuple[Table, ...] = (
             ("ban_status", "text"),  # banned | unbanned
             ("unban_time", "epoch"),
             ("unban_reason", "text"),
+            # the kernel set add: added | failed: <reason> | skipped (whitelisted, firewall off)
+            ("kernel_status", "text"),
         ),
         ("ip_address", "ban_status"),
     ),
@@ -134,9 +136,10 @@ TABLES: tuple[Table, ...] = (
             ("action_name", "text"),  # unban | allow | deny | feeds_update | firewall_apply
             ("action_argument", "text"),  # a validated IP/CIDR or empty
             ("action_label", "text"),
-            ("action_status", "text"),  # pending | done | failed
+            ("action_status", "text"),  # pending | running | done | failed | rejected
             ("action_result", "text"),
             ("requested_by", "text"),
+            ("action_expires", "epoch"),  # allow/deny: the entry's expiry (NULL = never)
         ),
         ("action_status",),
     ),

@@ -1,8 +1,8 @@
 <?php
 /*
 	fsguard FusionPBX app: shared helpers.
-	Validation here mirrors fs_python (perimeter/lists.py, queue.py); the fsguard service checks
-	every queued request again, so this is the first of two gates, never the only one.
+	Syntax checks here only catch typos early; the fsguard service validates every queued request
+	with the same rules as its CLI (fsguard/queue.py, fsguard/perimeter/lists.py).
 */
 
 //the actions the GUI may ask for (fs_python/queue.py ACTIONS)
@@ -11,7 +11,10 @@
 		define('FSGUARD_MAX_LABEL', 120);
 	}
 
-//canonical network for an address or CIDR, or false with the reason in $error
+//canonical network for an address or CIDR (syntax only), or false with the reason in $error.
+//The list's rules (breadth floors, private/CGNAT refusals, the whitelist's total breadth) are
+//fsguard's alone: the page queues the request and perimeter/lists.py decides, exactly as for
+//`fsguard allow|deny add`, so the two paths can never disagree.
 	if (!function_exists('fsguard_canonical_cidr')) {
 		function fsguard_canonical_cidr($input, $list_name, &$error) {
 			$error = '';
@@ -32,31 +35,18 @@
 				$error = 'prefix';
 				return false;
 			}
-			//zero the host bits: 192.0.2.9/24 is stored as 192.0.2.0/24
+			if ($list_name != 'allow' && $list_name != 'deny') {
+				$error = 'list';
+				return false;
+			}
+			//zero the host bits: 192.0.2.9/24 is queued as 192.0.2.0/24
 			$masked = '';
 			for ($i = 0; $i < strlen($binary); $i++) {
 				$keep = max(0, min(8, $prefix - $i * 8));
 				$mask = $keep == 0 ? 0 : (0xff << (8 - $keep)) & 0xff;
 				$masked .= chr(ord($binary[$i]) & $mask);
 			}
-			$network = inet_ntop($masked);
-			if ($list_name == 'deny') {
-				//a blacklist entry must never cut off a LAN, loopback or half the internet
-				$floor = $bits == 32 ? 10 : 32;
-				if ($prefix < $floor) {
-					$error = 'too_broad';
-					return false;
-				}
-				if (filter_var($network, FILTER_VALIDATE_IP, FILTER_FLAG_NO_PRIV_RANGE | FILTER_FLAG_NO_RES_RANGE) === false) {
-					$error = 'reserved';
-					return false;
-				}
-			}
-			elseif ($list_name != 'allow') {
-				$error = 'list';
-				return false;
-			}
-			return $network.'/'.$prefix;
+			return inet_ntop($masked).'/'.$prefix;
 		}
 	}
 
@@ -85,18 +75,19 @@
 
 //queue a request for the fsguard service (the only way the GUI reaches root)
 	if (!function_exists('fsguard_enqueue')) {
-		function fsguard_enqueue($database, $action, $argument = '', $label = '') {
+		function fsguard_enqueue($database, $action, $argument = '', $label = '', $expires = null) {
 			if (!in_array($action, FSGUARD_ACTIONS, true)) {
 				return false;
 			}
 			$sql = "insert into v_fsguard_actions (fsguard_action_uuid, action_name, action_argument, action_label, ";
-			$sql .= "action_status, requested_by, insert_date, insert_user) ";
+			$sql .= "action_status, requested_by, action_expires, insert_date, insert_user) ";
 			$sql .= "values (:fsguard_action_uuid, :action_name, :action_argument, :action_label, 'pending', ";
-			$sql .= ":requested_by, now(), :insert_user) ";
+			$sql .= ":requested_by, :action_expires, now(), :insert_user) ";
 			$parameters['fsguard_action_uuid'] = uuid();
 			$parameters['action_name'] = $action;
 			$parameters['action_argument'] = $argument;
 			$parameters['action_label'] = $label;
+			$parameters['action_expires'] = $expires;
 			$parameters['requested_by'] = substr((string)($_SESSION['username'] ?? ''), 0, 64);
 			$parameters['insert_user'] = is_uuid($_SESSION['user_uuid'] ?? '') ? $_SESSION['user_uuid'] : null;
 			$database->execute($sql, $parameters);
