@@ -236,3 +236,29 @@ def test_missing_log_never_stops_fail2ban(tmp_path: Path, netns: str) -> None:
         assert Client(conf / "fail2ban.sock").jails() == ["fsguard-auth", "fsguard-scan"]
     finally:
         server.stop()
+
+
+def test_banned_by_both_jails_stays_until_the_longer_ban_ends(tmp_path: Path, netns: str) -> None:
+    cfg, conf, log = _setup(tmp_path, netns)
+    server = Server(conf)
+    server.start()
+    store = open_store(cfg)
+    try:
+        client = Client(conf / "fail2ban.sock")
+        _append(log, [_line("auth-failure", GUESSER, user=f"{i}", domain="pbx.example.com") for i in range(5)]
+                + [_line("not-found", GUESSER, number=f"{i}") for i in range(2)])
+        assert _wait(lambda: len(evidence.active_bans(store, GUESSER)) == 2), server.log()[-3000:]
+        assert client.is_banned("fsguard-auth", GUESSER) and client.is_banned("fsguard-scan", GUESSER)
+        assert not any(r["restored"] for r in evidence.bans_for(store, GUESSER))
+        # force the shorter ban (fsguard-auth, 1 h) to end now
+        assert client.unban("fsguard-auth", GUESSER)
+        assert _wait(lambda: [r["jail"] for r in evidence.active_bans(store, GUESSER)] == ["fsguard-scan"])
+        assert bans.is_banned(cfg, GUESSER, netns=netns)  # fsguard-scan still holds it
+        res = cli.why(cfg, store, GUESSER)
+        assert res.banned and res.kernel_banned
+        assert [b["jail"] for b in res.bans if b["ban_status"] == "banned"] == ["fsguard-scan"]
+        assert client.unban("fsguard-scan", GUESSER)
+        assert _wait(lambda: not bans.is_banned(cfg, GUESSER, netns=netns))
+    finally:
+        server.stop()
+        store.close()
