@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fs_python import eventline
-from fsguard import evidence
-from fsguard.f2b import render
+from fsguard import evidence, heartbeat
+from fsguard.f2b import armed, render
 from fsguard.f2b.client import Client, Fail2banError
 from fsguard.f2b.ignoresync import IgnoreSync, canon
 
@@ -44,6 +44,7 @@ class TickResult:
     events: int = 0
     offences: int = 0
     queue: int = 0
+    repaired: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
 
@@ -61,6 +62,8 @@ class Service:
         self.jail_dir = Path(jail_dir) if jail_dir else None
         self.ignore = IgnoreSync(cfg, self.client, self.jails, self.base, self.jail_dir)
         self._pos: tuple[int, int] | None = None  # (inode, offset)
+        self._armed_at = 0.0
+        self.armed_interval = float(cfg.get_int(render.SECTION, "armed_check_interval", 30))
 
     # -- 1. ignore sync (fsguard.f2b.ignoresync) ------------------------------------------------
     def wanted(self, now: float) -> set[str]:
@@ -72,6 +75,19 @@ class Service:
         result.ignore_removed += res.removed
         result.unbanned.extend(res.unbanned)
         result.errors.extend(res.errors)
+
+    def keep_armed(self, now: float, result: TickResult) -> None:
+        """Every fsguard jail has its action, every fail2ban ban is in the kernel set (fsguard.f2b.armed)."""
+        if now - self._armed_at < self.armed_interval:
+            return
+        self._armed_at = now
+        state = armed.check(self.cfg, self.client, self.jails, now)
+        result.errors.extend(state.errors)
+        done, failed = armed.repair(self.cfg, self.client, self.store, state, conf_dir=armed.conf_dir_of(self.cfg))
+        for line in done:
+            log.warning("repaired: %s", line)
+        result.repaired.extend(done)
+        result.errors.extend(failed)
 
     # -- 2. tail ---------------------------------------------------------------------------------
     def read_new_lines(self) -> list[str]:
@@ -145,6 +161,10 @@ class Service:
         except (Fail2banError, OSError) as exc:
             result.errors.append(f"ignore sync: {exc}")
         try:
+            self.keep_armed(now, result)
+        except Exception as exc:  # a failing check never stops the loop
+            result.errors.append(f"armed check: {type(exc).__name__}: {exc}")
+        try:
             self.ingest(self.read_new_lines(), now, result)
         except Exception as exc:  # a bad store/line never stops the loop
             result.errors.append(f"tail: {type(exc).__name__}: {exc}")
@@ -161,6 +181,7 @@ class Service:
                 result.errors.append(f"prune: {exc}")
         for err in result.errors:
             log.warning("%s", err)
+        heartbeat.beat(self.cfg.state_dir, now, len(result.errors))
         return result
 
     def run(self, interval: float = 5.0, stop: Any = None) -> None:

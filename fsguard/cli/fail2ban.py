@@ -296,6 +296,7 @@ def cmd_service(args: argparse.Namespace) -> int:
         res = svc.tick()
         output.emit(args, res, f"ignore +{res.ignore_added}/-{res.ignore_removed}, unbanned {len(res.unbanned)},"
                                f" events {res.events}, offences {res.offences}, queue {res.queue}"
+                               + "".join(f"\n  repaired: {r}" for r in res.repaired)
                                + "".join(f"\n  error: {e}" for e in res.errors))
         return int(Exit.OK if not res.errors else Exit.FAIL2BAN_ERROR)
     svc.run(interval=max(1.0, args.interval))

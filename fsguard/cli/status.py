@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,21 +53,29 @@ def _snapshot(path: Any, key: str, now: float) -> Check:
     return Check(name, "ok", f"{len(items)} entries (snapshot {age:.0f} s old)")
 
 
-def _fail2ban() -> Check:
+def _fail2ban(cfg: config_mod.Config) -> list[Check]:
+    """fail2ban runs fsguard's jails, each with fsguard's action, and every address it holds
+    banned there is in the kernel set (a reload can silently drop an action: fsguard.f2b.armed)."""
+    from fsguard.f2b import armed, render
+    from fsguard.f2b.client import Client, Fail2banError
+
     if shutil.which("fail2ban-client") is None:
-        return Check("fail2ban", "fail", "fail2ban-client not installed")
+        return [Check("fail2ban", "fail", "fail2ban-client not installed")]
+    client = Client(cfg.get(render.SECTION, "socket", "") or "/var/run/fail2ban/fail2ban.sock")
     try:
-        proc = subprocess.run(["fail2ban-client", "status"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return Check("fail2ban", "fail", f"fail2ban-client: {exc}")
-    if proc.returncode != 0:
-        return Check("fail2ban", "fail", "fail2ban-server not running")
-    jails = [j.strip() for line in proc.stdout.splitlines() if "Jail list:" in line
-             for j in line.split(":", 1)[1].split(",") if j.strip()]
+        jails = client.jails()
+    except Fail2banError as exc:
+        return [Check("fail2ban", "fail", f"fail2ban-server not running ({exc})")]
     ours = [j for j in jails if j.startswith("fsguard")]
     if not ours:
-        return Check("fail2ban", "warn", "running, but no fsguard jail is enabled")
-    return Check("fail2ban", "ok", "jails: " + ", ".join(ours))
+        return [Check("fail2ban", "warn", "running, but no fsguard jail is enabled")]
+    out = [Check("fail2ban", "ok", "jails: " + ", ".join(ours))]
+    state = armed.check(cfg, client, ours)
+    banned = sum(len(j.banned) for j in state.jails)
+    out.append(Check("fail2ban armed", "ok" if state.ok else "fail",
+                     f"every jail has fsguard's action; {banned} bans, all in the kernel set" if state.ok
+                     else "; ".join(state.problems()) + " (`fsguard service` repairs this at its next check)"))
+    return out
 
 
 def collect(now: float | None = None) -> StatusResult:
@@ -98,7 +105,10 @@ def collect(now: float | None = None) -> StatusResult:
             store.close()
     except (StoreError, config_mod.ConfigError) as exc:
         result.checks.append(Check("store", "fail", str(exc)))
-    result.checks.append(_fail2ban())
+    result.checks += _fail2ban(cfg)
+    from fsguard import heartbeat
+
+    result.checks.append(Check("service loop", *heartbeat.read(cfg.state_dir, now)))
     return result
 
 

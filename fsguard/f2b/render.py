@@ -66,6 +66,23 @@ class FsguardAction(ActionBase):
         self._impl = Recorder(jail.name, config=config, netns=netns or None,
                               firewall=firewall, log=self._logSys)
 
+    # fail2ban keeps a Python action across `fail2ban-client reload` only if it has both
+    # clearAllParams() and reload() (server/actions.py: Actions.add(reload=True), 1.0.2 and 1.1.x);
+    # otherwise the action counts as obsolete: its bans are lifted through it, it is removed, and
+    # later bans reach no kernel set and leave no evidence until fail2ban restarts.
+    def clearAllParams(self):
+        pass
+
+    def reload(self, config="", pythonpath="", netns="", firewall="on"):
+        # the options may have changed (re-rendered jail): re-read them; bans in force stay
+        if pythonpath and pythonpath not in sys.path:
+            sys.path.insert(0, pythonpath)
+        from fsguard.f2b.action import Recorder
+
+        old, self._impl = self._impl, Recorder(self._jail.name, config=config, netns=netns or None,
+                                               firewall=firewall, log=self._logSys)
+        old.stop()
+
     def start(self):
         self._impl.start()
 
