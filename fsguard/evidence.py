@@ -3,15 +3,22 @@
 Rows live in the store (``v_fsguard_bans``, ``v_fsguard_offenders``, ``v_fsguard_events``); all
 SQL uses named parameters (attacker text is data). Used by the fail2ban action, the service loop
 and ``fsguard why`` / ``offenders``.
+
+Attacker text is stored escaped (``eventline.escape``: printable ASCII, ``\\xHH`` for control and
+raw bytes): a parsed event field may hold any byte 0x00-0xFF (raw bytes come back as lone
+surrogates, which no database accepts, NUL which PostgreSQL refuses). A batch is written in one
+transaction; if the store refuses it anyway, each record is retried on its own and only the ones
+refused are skipped and counted: one bad record never costs the tick's other evidence.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from fs_python import eventline
@@ -21,6 +28,8 @@ if TYPE_CHECKING:
 
 MAX_MATCHES = 50  # lines kept per ban: enough to show a customer, bounded under a flood
 MAX_LINE = 600
+MAX_TEXT = 240  # escaped characters per stored attacker field
+log = logging.getLogger("fsguard.evidence")
 _SOFIA_USER = re.compile(r"(?:Can't find user|for) \[([^\[\]@\s]{0,128})@([^\[\]\s]{0,128})\]")
 
 
@@ -115,24 +124,60 @@ def bans_for(store: Store, ip: str, limit: int = 20) -> list[dict[str, Any]]:
         {"ip": ip, "n": int(limit)}))
 
 
-def add_offences(store: Store, counts: dict[tuple[str, str, str], tuple[int, float, float, str, str]]) -> None:
-    """Upsert offender rows: key (ip, identity, kind) -> (count, first, last, user agent, reason)."""
-    with store.transaction():
-        for (ip, ident, kind), (n, first, last, ua, reason) in counts.items():
-            row = store.query_one(
-                "select fsguard_offender_uuid, failure_count from v_fsguard_offenders "
-                "where ip_address = :ip and user_identity = :u and event_kind = :k",
-                {"ip": ip, "u": ident, "k": kind})
-            if row is None:
-                store.insert("v_fsguard_offenders", {
-                    "ip_address": ip, "user_identity": ident, "event_kind": kind, "failure_count": n,
-                    "first_seen": first, "last_seen": last, "user_agent": ua, "whitelist_reason": reason,
-                })
-            else:
-                store.execute(
-                    "update v_fsguard_offenders set failure_count = failure_count + :n, last_seen = :t, "
-                    "user_agent = :ua, whitelist_reason = :r where fsguard_offender_uuid = :id",
-                    {"n": n, "t": last, "ua": ua, "r": reason, "id": row["fsguard_offender_uuid"]})
+def stored_text(value: object, limit: int = MAX_TEXT) -> str | None:
+    """Attacker text as the store keeps it: escaped to printable ASCII, capped; None stays None."""
+    if value is None:
+        return None
+    return eventline.escape(value if isinstance(value, str) else str(value), limit)[0]
+
+
+def _each_or_skip(store: Store, items: list[Any], write: Callable[[Any], None], what: str) -> int:
+    """Write ``items`` in one transaction; if the store refuses, retry each on its own and skip the
+    ones it still refuses. Returns how many were skipped."""
+    from fsguard.store import StoreError
+
+    try:
+        with store.transaction():
+            for item in items:
+                write(item)
+        return 0
+    except StoreError as exc:
+        log.warning("%s: batch of %d refused (%s); writing one by one", what, len(items), exc)
+    skipped = 0
+    for item in items:
+        try:
+            with store.transaction():
+                write(item)
+        except StoreError as exc:
+            skipped += 1
+            log.warning("%s: skipped one record: %s", what, str(exc)[:200])
+    return skipped
+
+
+def add_offences(store: Store, counts: dict[tuple[str, str, str], tuple[int, float, float, str, str]]) -> int:
+    """Upsert offender rows: key (ip, identity, kind) -> (count, first, last, user agent, reason).
+    Returns how many were skipped (refused by the store)."""
+
+    def one(item: tuple[tuple[str, str, str], tuple[int, float, float, str, str]]) -> None:
+        (ip, ident_raw, kind), (n, first, last, ua_raw, reason_raw) = item
+        ident, ua = stored_text(ident_raw, 200), stored_text(ua_raw)
+        reason = stored_text(reason_raw, 300)
+        row = store.query_one(
+            "select fsguard_offender_uuid, failure_count from v_fsguard_offenders "
+            "where ip_address = :ip and user_identity = :u and event_kind = :k",
+            {"ip": ip, "u": ident, "k": kind})
+        if row is None:
+            store.insert("v_fsguard_offenders", {
+                "ip_address": ip, "user_identity": ident, "event_kind": kind, "failure_count": n,
+                "first_seen": first, "last_seen": last, "user_agent": ua, "whitelist_reason": reason,
+            })
+        else:
+            store.execute(
+                "update v_fsguard_offenders set failure_count = failure_count + :n, last_seen = :t, "
+                "user_agent = :ua, whitelist_reason = :r where fsguard_offender_uuid = :id",
+                {"n": n, "t": last, "ua": ua, "r": reason, "id": row["fsguard_offender_uuid"]})
+
+    return _each_or_skip(store, list(counts.items()), one, "offenders")
 
 
 def offenders(store: Store, ip: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -144,15 +189,20 @@ def offenders(store: Store, ip: str | None = None, limit: int = 100) -> list[dic
     return list(store.query(sql + " order by last_seen desc limit :n", params))
 
 
-def record_events(store: Store, events: list[tuple[float, eventline.Event]]) -> None:
-    with store.transaction():
-        for when, ev in events:
-            f = ev.fields
-            store.insert("v_fsguard_events", {
-                "event_time": when, "event_kind": ev.kind, "ip_address": ev.ip,
-                "user_name": f.get("user"), "domain_name": f.get("domain"), "number": f.get("number"),
-                "user_agent": f.get("ua"), "profile_name": f.get("profile"), "method": f.get("method"),
-            })
+def record_events(store: Store, events: list[tuple[float, eventline.Event]]) -> int:
+    """Store parsed events (fields escaped); returns how many were skipped (refused by the store)."""
+
+    def one(item: tuple[float, eventline.Event]) -> None:
+        when, ev = item
+        f = ev.fields
+        store.insert("v_fsguard_events", {
+            "event_time": when, "event_kind": ev.kind, "ip_address": ev.ip,
+            "user_name": stored_text(f.get("user")), "domain_name": stored_text(f.get("domain")),
+            "number": stored_text(f.get("number")), "user_agent": stored_text(f.get("ua")),
+            "profile_name": stored_text(f.get("profile")), "method": stored_text(f.get("method")),
+        })
+
+    return _each_or_skip(store, events, one, "events")
 
 
 def prune_events(store: Store, older_than: float) -> int:

@@ -45,6 +45,7 @@ class TickResult:
     offences: int = 0
     queue: int = 0
     repaired: list[str] = field(default_factory=list)
+    skipped: int = 0  # evidence records the store refused (the rest of the batch is kept)
     errors: list[str] = field(default_factory=list)
 
 
@@ -135,16 +136,17 @@ class Service:
                 continue
             user = ev.fields.get("user") or ev.fields.get("number") or "-"
             ident = user + ("@" + ev.fields["domain"] if ev.fields.get("domain") else "")
-            ident = eventline.escape(ident, 200)[0]  # shown in the GUI: printable ASCII only
             key = (ev.ip, ident, ev.kind)
             n, first, _, _, _ = counts.get(key, (0, now, now, "", ""))
-            ua = eventline.escape(ev.fields.get("ua", ""), 240)[0]
+            ua = ev.fields.get("ua", "")  # raw here; evidence stores it escaped (printable ASCII)
             counts[key] = (n + 1, first, now, ua, "; ".join(verdict.reasons)[:300])
         if events:
-            evidence.record_events(self.store, events[-1000:])  # the dashboard needs recent ones
-            result.events += len(events)
+            kept = events[-1000:]  # the dashboard needs recent ones
+            skipped = evidence.record_events(self.store, kept)
+            result.events += len(kept) - skipped
+            result.skipped += skipped
         if counts:
-            evidence.add_offences(self.store, counts)
+            result.skipped += evidence.add_offences(self.store, counts)
             result.offences += sum(v[0] for v in counts.values())
 
     # -- the loop --------------------------------------------------------------------------------
