@@ -181,8 +181,13 @@ def all_cached(cfg: Config) -> dict[str, dict[int, list[Range]]]:
 
 # -- status rows (v_fsguard_feeds) ---------------------------------------------------------------
 def record_status(store: Store, spec: FeedSpec, row: dict[str, Any]) -> None:
+    from fsguard.perimeter.fetch import redact
+
     source = spec.source if spec.kind != "apiban" else spec.source + "/<key>/banned"
+    source = re.sub(r"^(https?://)[^/@]*@", r"\1<credentials>@", source)  # user:password@ in a URL
     values = dict(row, feed_name=spec.name, feed_url=source, feed_enabled=True, last_attempt=time.time())
+    # the GUI's feeds page shows these rows: no secret in any of them, whatever produced the text
+    values = {k: redact(v, [spec.key]) if isinstance(v, str) else v for k, v in values.items()}
     with store.transaction():
         existing = store.query_one(
             "select fsguard_feed_uuid from v_fsguard_feeds where feed_name = :n", {"n": spec.name})

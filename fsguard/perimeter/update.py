@@ -22,6 +22,7 @@ from fsguard.perimeter.fetch import (
     http_get,
     is_local,
     read_local,
+    redact,
 )
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def update_apiban(cfg: Config, spec: feeds.FeedSpec, *, progress: Progress | Non
         got = apiban.fetch_new(spec.source, spec.key, str(doc.get("last_id", "")), limiter=lim,
                                timeout=float(cfg.get_int("feeds", "timeout", 30)), progress=progress, sleep=sleep)
     except FetchError as exc:
-        res.error = str(exc)
+        res.error = redact(str(exc), [spec.key])  # the key is in the URL: never in a shown error
         return res
     pol = feeds.policy(cfg)
     parsed = feeds.parse_text(("\n".join(got.addresses) + "\n").encode(), pol)
@@ -156,13 +157,20 @@ def update_apiban(cfg: Config, spec: feeds.FeedSpec, *, progress: Progress | Non
 def update_all(cfg: Config, store: Store | None = None, *, progress: Progress | None = None,
                only: str | None = None) -> list[FeedResult]:
     results = []
+    secrets = [s.key for s in feeds.specs(cfg) if s.key]
     for spec in feeds.specs(cfg):
         if only and spec.name != only:
             continue
         if progress:
             progress(f"{spec.name}: fetching {spec.source if spec.kind == 'plain' else spec.source + '/…'}")
-        res = (update_apiban(cfg, spec, progress=progress) if spec.kind == "apiban"
-               else update_plain(cfg, spec, progress=progress))
+        try:
+            res = (update_apiban(cfg, spec, progress=progress) if spec.kind == "apiban"
+                   else update_plain(cfg, spec, progress=progress))
+        except Exception as exc:  # one feed's bug never stops the others or leaks a traceback
+            res = FeedResult(spec.name, "failed", error=f"{type(exc).__name__}: {str(exc)[:200]}")
+        # secrets (API keys) never reach an error text, a status row or the GUI
+        res.error = redact(res.error, secrets)
+        res.examples = [redact(x, secrets) for x in res.examples]
         results.append(res)
         if progress:
             progress(f"{spec.name}: {res.status}, {res.entries} entries"
