@@ -69,7 +69,10 @@ def record_ban(
     agents: list[str],
     restored: bool = False,
     status: str = "banned",
+    kernel: str | None = None,
 ) -> str:
+    """``kernel``: whether the address reached the kernel set (``added``, ``failed: <why>``,
+    ``skipped (...)``): a ban row never claims a block the kernel does not enforce."""
     end = None if seconds is None or seconds < 0 else start + seconds
     return str(store.insert("v_fsguard_bans", {
         "hostname": socket.gethostname(),
@@ -84,6 +87,7 @@ def record_ban(
         "user_agents": json.dumps(agents),
         "restored": bool(restored),
         "ban_status": status,
+        "kernel_status": None if kernel is None else stored_text(kernel, 200),
     }))
 
 

@@ -95,6 +95,11 @@ $text['label-error']['de-de'] = 'Fehler';
 $text['label-error']['fr-fr'] = 'Erreur';
 $text['label-error']['es-mx'] = 'Error';
 
+$text['label-kernel_failed']['en-us'] = 'NOT blocked in the kernel';
+$text['label-kernel_failed']['de-de'] = 'im Kernel NICHT gesperrt';
+$text['label-kernel_failed']['fr-fr'] = 'NON bloqué dans le noyau';
+$text['label-kernel_failed']['es-mx'] = 'NO bloqueado en el kernel';
+
 $text['label-recent_requests']['en-us'] = 'Recent requests';
 $text['label-recent_requests']['de-de'] = 'Letzte Anfragen';
 $text['label-recent_requests']['fr-fr'] = 'Demandes récentes';

@@ -131,7 +131,10 @@
 			$matches = fsguard_json_list($row['matches']);
 			echo "<tr class='list-row'>\n";
 			echo "	<td class='fsguard_ip'>".escape($row['ip_address'])."</td>\n";
-			echo "	<td>".escape($row['jail'])."</td>\n";
+			//a ban the kernel set does not enforce says so (fsguard records the kernel add's outcome)
+			$kernel = (string)($row['kernel_status'] ?? '');
+			$not_blocked = substr($kernel, 0, 7) == 'failed:' ? " (".$text['label-kernel_failed'].": ".$kernel.")" : '';
+			echo "	<td>".escape($row['jail'].$not_blocked)."</td>\n";
 			echo "	<td>".escape(fsguard_date($row['ban_start']))."</td>\n";
 			echo "	<td>".escape(fsguard_time_left($row['ban_end'], $now, $text['label-permanent']))."</td>\n";
 			echo "	<td>".escape($row['failure_count'])."</td>\n";

@@ -133,3 +133,21 @@ def test_unescaped_text_would_be_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         store.insert("v_fsguard_events", {"event_time": 1.0, "event_kind": "not-found", "user_agent": "\udcff"})
     store.close()
+
+
+def test_an_older_store_gets_the_new_columns(tmp_path: Path) -> None:
+    """A store created before kernel_status/action_expires existed is upgraded in place."""
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("create table v_fsguard_bans (fsguard_ban_uuid text primary key, ip_address text, "
+                 "ban_status text, insert_date text)")
+    conn.commit()
+    conn.close()
+    store = Store.sqlite(path)
+    store.migrate()
+    store.insert("v_fsguard_bans", {"ip_address": "198.51.100.1", "ban_status": "banned", "kernel_status": "added"})
+    assert store.query("select kernel_status from v_fsguard_bans") == [{"kernel_status": "added"}]
+    store.migrate()  # idempotent
+    store.close()

@@ -341,3 +341,14 @@ def test_registrations_page_without_or_with_a_broken_snapshot(app: App) -> None:
                                               '"expires": 9999999999}, {"ip": "192.0.2.44", "expires": "soon"}, 7]}')
     out = app.render("fsguard_registrations.php")
     assert "not an ip" not in out and "192.0.2.44" not in out and "(0)" in out  # bad entries skipped, no error
+
+
+def test_dashboard_says_when_the_kernel_did_not_block(app: App) -> None:
+    now = time.time()
+    app.q("insert into v_fsguard_bans (fsguard_ban_uuid, ip_address, jail, ban_start, ban_end, failure_count, "
+          "ban_status, kernel_status) values (gen_random_uuid(), '203.0.113.80', 'fsguard-auth', %(s)s, %(e)s, 3, "
+          "'banned', 'failed: NetlinkError: <b>x</b>'), (gen_random_uuid(), '203.0.113.81', 'fsguard-auth', %(s)s, "
+          "%(e)s, 3, 'banned', 'added')", {"s": now - 10, "e": now + 600})
+    dash = app.render("fsguard_dashboard.php")
+    assert "fsguard-auth (NOT blocked in the kernel: failed: NetlinkError: &lt;b&gt;x&lt;/b&gt;)" in dash
+    assert dash.count("NOT blocked in the kernel") == 1

@@ -173,10 +173,11 @@ class Recorder:
             start < self.started - 1 or not self.holds.others(ip, self.jail, time.time()))
         reasons = self.whitelisted(ip)
         status = "banned"
+        kernel = "added" if self.firewall else "skipped (firewall off)"
         fw_error: Exception | None = None
         if reasons:
             # Whitelists win: fail2ban may believe it banned, the kernel never blocks the address.
-            status = "ignored"
+            status, kernel = "ignored", "skipped (whitelisted)"
             self.log.warning("fsguard: not enforcing ban of whitelisted %s (%s)", ip, "; ".join(reasons))
         else:
             self.holds.put(ip, self.jail, None if seconds is None else start + seconds)
@@ -184,13 +185,14 @@ class Recorder:
                 self._kernel(ip)
             except Exception as exc:
                 fw_error = exc
+                kernel = f"failed: {type(exc).__name__}: {exc}"
         matches = [m for m in str(_info(a_info, "matches", "")).split("\n") if m]
         users, agents = evidence.evidence_from_matches(matches, self.cfg.event_token or None)
         try:
             evidence.record_ban(
                 self.store(), ip=ip, jail=self.jail, start=start,
                 seconds=-1 if seconds is None else seconds, failures=int(_info(a_info, "failures", 0)),
-                matches=matches, users=users, agents=agents, restored=restored, status=status)
+                matches=matches, users=users, agents=agents, restored=restored, status=status, kernel=kernel)
         except Exception as exc:
             self.log.error("fsguard: could not record ban evidence for %s: %s", ip, exc)
         if fw_error is not None:

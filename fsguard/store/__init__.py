@@ -157,11 +157,23 @@ class Store:
         return str(row[t.key])
 
     def migrate(self) -> None:
-        """Create fsguard's tables if missing (idempotent)."""
+        """Create fsguard's tables if missing, and add columns a newer schema has (idempotent):
+        a store created by an older version must not refuse every insert that names a new column."""
+        types = schema.PG_TYPES if self.kind == "pgsql" else schema.SQLITE_TYPES
         with self.transaction():
             for stmt in schema.ddl(self.kind).split(";\n"):
                 if stmt.strip():
                     self.execute(stmt)
+            for t in schema.TABLES:
+                if self.kind == "pgsql":
+                    have = {r["column_name"] for r in self.query(
+                        "select column_name from information_schema.columns where table_schema = current_schema() "
+                        "and table_name = :t", {"t": t.name})}
+                else:
+                    have = {r["name"] for r in self.query(f"pragma table_info({t.name})")}
+                for name, typ in t.columns:
+                    if name not in have:  # names and types are schema.py's constants, never input
+                        self.execute(f"alter table {t.name} add column {name} {types[typ]}")
 
 
 def open_store(cfg: Config) -> Store:
