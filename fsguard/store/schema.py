@@ -143,6 +143,54 @@ TABLES: tuple[Table, ...] = (
         ),
         ("action_status",),
     ),
+    # -- cluster (fsguard.cluster; only used with a [cluster] section) --------------------------
+    # One row per ban decided by one node; the key is uuid5(node, ip, jail, ban start), so a
+    # replayed outbox or a multi-master copy of the same decision never makes a second row.
+    _table(
+        "v_fsguard_cluster_bans",
+        "fsguard_cluster_ban_uuid",
+        (
+            ("node_name", "text"),  # the node whose fail2ban decided
+            ("ip_address", "text"),
+            ("jail", "text"),
+            ("ban_start", "epoch"),
+            ("ban_end", "epoch"),  # NULL = permanent
+            ("ban_seconds", "int"),
+            ("ban_status", "text"),  # banned | unbanned
+            ("unban_time", "epoch"),
+            ("unban_node", "text"),
+            ("unban_reason", "text"),
+            ("published_at", "epoch"),  # deciding node's clock when it published (lag figure)
+        ),
+        ("ip_address", "ban_status"),
+    ),
+    # Every node that ever joined: liveness and the figures `fsguard cluster status` shows.
+    _table(
+        "v_fsguard_cluster_nodes",
+        "fsguard_cluster_node_uuid",
+        (
+            ("node_name", "text"),
+            ("last_seen", "epoch"),  # database clock (no node clock skew in "is it alive")
+            ("started_at", "epoch"),
+            ("outbox_size", "int"),
+            ("apply_lag", "epoch"),  # seconds from a remote decision to the kernel add here
+            ("bans_applied", "int"),
+        ),
+        ("node_name",),
+    ),
+    # Each node's live registrations: every node's whitelist includes them until they expire.
+    _table(
+        "v_fsguard_cluster_registrations",
+        "fsguard_cluster_registration_uuid",
+        (
+            ("node_name", "text"),
+            ("ip_address", "text"),
+            ("user_name", "text"),
+            ("realm", "text"),
+            ("expires", "epoch"),
+        ),
+        ("node_name", "expires"),
+    ),
 )
 
 BY_NAME = {t.name: t for t in TABLES}

@@ -104,3 +104,51 @@ create table if not exists v_fsguard_actions (
 	update_user uuid
 );
 create index if not exists v_fsguard_actions_action_status_idx on v_fsguard_actions (action_status);
+create table if not exists v_fsguard_cluster_bans (
+	fsguard_cluster_ban_uuid uuid primary key,
+	node_name text,
+	ip_address text,
+	jail text,
+	ban_start double precision,
+	ban_end double precision,
+	ban_seconds integer,
+	ban_status text,
+	unban_time double precision,
+	unban_node text,
+	unban_reason text,
+	published_at double precision,
+	insert_date timestamptz,
+	insert_user uuid,
+	update_date timestamptz,
+	update_user uuid
+);
+create index if not exists v_fsguard_cluster_bans_ip_address_idx on v_fsguard_cluster_bans (ip_address);
+create index if not exists v_fsguard_cluster_bans_ban_status_idx on v_fsguard_cluster_bans (ban_status);
+create table if not exists v_fsguard_cluster_nodes (
+	fsguard_cluster_node_uuid uuid primary key,
+	node_name text,
+	last_seen double precision,
+	started_at double precision,
+	outbox_size integer,
+	apply_lag double precision,
+	bans_applied integer,
+	insert_date timestamptz,
+	insert_user uuid,
+	update_date timestamptz,
+	update_user uuid
+);
+create index if not exists v_fsguard_cluster_nodes_node_name_idx on v_fsguard_cluster_nodes (node_name);
+create table if not exists v_fsguard_cluster_registrations (
+	fsguard_cluster_registration_uuid uuid primary key,
+	node_name text,
+	ip_address text,
+	user_name text,
+	realm text,
+	expires double precision,
+	insert_date timestamptz,
+	insert_user uuid,
+	update_date timestamptz,
+	update_user uuid
+);
+create index if not exists v_fsguard_cluster_registrations_node_name_idx on v_fsguard_cluster_registrations (node_name);
+create index if not exists v_fsguard_cluster_registrations_expires_idx on v_fsguard_cluster_registrations (expires);

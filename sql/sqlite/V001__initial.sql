@@ -104,3 +104,51 @@ create table if not exists v_fsguard_actions (
 	update_user text
 );
 create index if not exists v_fsguard_actions_action_status_idx on v_fsguard_actions (action_status);
+create table if not exists v_fsguard_cluster_bans (
+	fsguard_cluster_ban_uuid text primary key,
+	node_name text,
+	ip_address text,
+	jail text,
+	ban_start real,
+	ban_end real,
+	ban_seconds integer,
+	ban_status text,
+	unban_time real,
+	unban_node text,
+	unban_reason text,
+	published_at real,
+	insert_date text,
+	insert_user text,
+	update_date text,
+	update_user text
+);
+create index if not exists v_fsguard_cluster_bans_ip_address_idx on v_fsguard_cluster_bans (ip_address);
+create index if not exists v_fsguard_cluster_bans_ban_status_idx on v_fsguard_cluster_bans (ban_status);
+create table if not exists v_fsguard_cluster_nodes (
+	fsguard_cluster_node_uuid text primary key,
+	node_name text,
+	last_seen real,
+	started_at real,
+	outbox_size integer,
+	apply_lag real,
+	bans_applied integer,
+	insert_date text,
+	insert_user text,
+	update_date text,
+	update_user text
+);
+create index if not exists v_fsguard_cluster_nodes_node_name_idx on v_fsguard_cluster_nodes (node_name);
+create table if not exists v_fsguard_cluster_registrations (
+	fsguard_cluster_registration_uuid text primary key,
+	node_name text,
+	ip_address text,
+	user_name text,
+	realm text,
+	expires real,
+	insert_date text,
+	insert_user text,
+	update_date text,
+	update_user text
+);
+create index if not exists v_fsguard_cluster_registrations_node_name_idx on v_fsguard_cluster_registrations (node_name);
+create index if not exists v_fsguard_cluster_registrations_expires_idx on v_fsguard_cluster_registrations (expires);
