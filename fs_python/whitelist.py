@@ -26,6 +26,9 @@ from pathlib import Path
 
 REGISTRATIONS_FILE = "registrations.json"
 WHITELIST_FILE = "whitelist.json"
+# Other cluster nodes' live registrations, written by root's `fsguard service` (fsguard.cluster):
+# a file like the others, so a check never touches the database or the network.
+CLUSTER_REGISTRATIONS_FILE = "cluster-registrations.json"
 
 Addr = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -69,6 +72,7 @@ class _Reg:
     user: str
     realm: str
     expires: float
+    node: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ def _parse_registrations(rows: Iterable[object]) -> dict[Addr, list[_Reg]]:
             expires = float(row.get("expires", 0) or 0)
         except (ValueError, TypeError, OverflowError):
             continue
-        regs.setdefault(addr, []).append(_Reg(_clean(row.get("user")), _clean(row.get("realm")), expires))
+        regs.setdefault(addr, []).append(
+            _Reg(_clean(row.get("user")), _clean(row.get("realm")), expires, _clean(row.get("node"), 64)))
     return regs
 
 
@@ -221,16 +226,19 @@ def check(
     else:
         regs = _load(state_dir, REGISTRATIONS_FILE, _regs_from_snapshot, {})  # type: ignore[assignment]
     nets: _Nets = _load(state_dir, WHITELIST_FILE, _parse_whitelist, _Nets())  # type: ignore[assignment]
+    others: dict[Addr, list[_Reg]] = _load(  # type: ignore[assignment]
+        state_dir, CLUSTER_REGISTRATIONS_FILE, _regs_from_snapshot, {})
     reasons: list[str] = []
     seen: set[str] = set()
-    for reg in sorted(regs.get(addr, ()), key=lambda r: -r.expires):
+    for reg in sorted(list(regs.get(addr, ())) + list(others.get(addr, ())), key=lambda r: -r.expires):
         if reg.expires <= when:
             continue
         who = "%s@%s" % (reg.user, reg.realm)
         if who in seen:
             continue
         seen.add(who)
-        reasons.append("registered %s until %s" % (who, _fmt_time(reg.expires)))
+        where = " on node %s" % reg.node if reg.node else ""
+        reasons.append("registered %s until %s%s" % (who, _fmt_time(reg.expires), where))
     for entry in nets.lookup(addr):
         reasons.append(entry.reason())
     return Verdict(bool(reasons), reasons)

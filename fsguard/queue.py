@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fsguard.cluster import hooks as cluster_hooks
+
 if TYPE_CHECKING:
     from fs_python.config import Config
     from fsguard.store import Store
@@ -101,6 +103,7 @@ def _refresh(cfg: Config, store: Store) -> str:
 
     snapshot.write_from_store(cfg, store)
     firewall.apply(cfg)
+    cluster_hooks.lists_changed(cfg)  # cluster: every node rebuilds its snapshot and ruleset
     return "whitelist snapshot and firewall refreshed"
 
 
@@ -122,6 +125,7 @@ def unban(cfg: Config, store: Store, req: Request) -> str:
     f2b = _fail2ban_unban(req.argument)
     bans.del_ban(cfg, req.argument)
     n = evidence.record_unban(store, ip=req.argument, jail=None, reason=f"GUI unban by {req.requested_by or '?'}")
+    cluster_hooks.unbanned(cfg, req.argument, None, f"GUI unban by {req.requested_by or '?'}")  # cluster
     return f"{req.argument} unbanned ({n} ban rows closed; {f2b})"
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from fs_python import eventline
 from fsguard import evidence, heartbeat
+from fsguard.cluster import hooks as cluster_hooks
 from fsguard.f2b import armed, render
 from fsguard.f2b.client import Client, Fail2banError
 from fsguard.f2b.ignoresync import IgnoreSync, canon
@@ -153,6 +154,7 @@ class Service:
     def tick(self, now: float | None = None) -> TickResult:
         now = time.time() if now is None else now
         result = TickResult()
+        result.errors += cluster_hooks.service_tick(self, now)  # cluster: remote bans, outbox, registrations
         try:
             if self.cfg.get(render.SECTION, "backend", "auto") != "systemd":
                 render.ensure_log(self.logpath)  # fail2ban 1.0.2 must find it at its next start

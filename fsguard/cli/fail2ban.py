@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from fs_python import config as fsconfig
 from fsguard.cli import output
 from fsguard.cli.exitcodes import Exit
+from fsguard.cluster import hooks as cluster_hooks
 
 if TYPE_CHECKING:
     from fs_python.config import Config
@@ -247,6 +248,7 @@ def unban(cfg: Config, store: Store, ip: str) -> UnbanResult:
     except Exception as exc:
         res.notes.append(f"kernel set: {exc}")
     res.rows = evidence.record_unban(store, ip=ip, jail=None, reason="fsguard unban (operator)")
+    cluster_hooks.unbanned(cfg, ip, None, "fsguard unban (operator)")  # cluster: lifted on every node
     return res
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from fs_python import config as config_mod
 from fsguard.cli.exitcodes import Exit
 from fsguard.cli.output import emit, error
+from fsguard.cluster import hooks as cluster_hooks
 
 if TYPE_CHECKING:
     from fs_python.config import Config
@@ -105,6 +106,7 @@ def _after_change(cfg: Config, store: Store, args: argparse.Namespace) -> str:
     from fsguard.perimeter import snapshot
 
     snapshot.write_from_store(cfg, store)
+    cluster_hooks.lists_changed(cfg)  # cluster: every node rebuilds its snapshot and ruleset
     return _reapply(cfg, args)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from fs_python import config as fsconfig
 from fsguard import evidence
+from fsguard.cluster import hooks as cluster_hooks
 
 
 def _info(a_info: Any, key: str, default: Any = None) -> Any:
@@ -195,6 +196,7 @@ class Recorder:
                 matches=matches, users=users, agents=agents, restored=restored, status=status, kernel=kernel)
         except Exception as exc:
             self.log.error("fsguard: could not record ban evidence for %s: %s", ip, exc)
+        cluster_hooks.banned(self.cfg, self.jail, a_info, status)  # cluster: every node enforces it
         if fw_error is not None:
             raise fw_error
 
@@ -231,6 +233,7 @@ class Recorder:
             evidence.prolong_ban(self.store(), ip=ip, jail=self.jail, seconds=-1 if seconds is None else seconds)
         except Exception as exc:
             self.log.error("fsguard: could not record the longer ban of %s: %s", ip, exc)
+        cluster_hooks.prolonged(self.cfg, self.jail, a_info)  # cluster
         if fw_error is not None:
             raise fw_error
 
@@ -253,5 +256,6 @@ class Recorder:
             evidence.record_unban(self.store(), ip=ip, jail=self.jail, reason=reason)
         except Exception as exc:
             self.log.error("fsguard: could not record unban of %s: %s", ip, exc)
+        cluster_hooks.unbanned(self.cfg, ip, self.jail, "fail2ban unban")  # cluster
         if fw_error is not None:
             raise fw_error

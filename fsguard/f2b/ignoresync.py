@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fs_python import eventline
+from fsguard.cluster import hooks as cluster_hooks
 from fsguard.f2b.client import Client, Fail2banError
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ class IgnoreSync:
             self._nets = {c for c in (canon(r.get("cidr")) for r in rows if isinstance(r, dict)) if c}
         except (OSError, ValueError) as exc:
             log.warning("whitelist snapshot unreadable, keeping the last one: %s", exc)
-        want = set(self.base) | self._nets
+        want = set(self.base) | self._nets | cluster_hooks.service_ignore(self.cfg, now)  # cluster
         for reg in self._regs:
             try:
                 expires = float(reg.get("expires", 0))

@@ -176,15 +176,16 @@ class Store:
                         self.execute(f"alter table {t.name} add column {name} {types[typ]}")
 
 
+def pg_params(cfg: Config) -> dict[str, str]:
+    """psycopg2 connection keywords from ``[store]``."""
+    keys = ("host", "port", "dbname", "user", "password", "sslmode")
+    return {k: cfg.get("store", k) for k in keys if cfg.get("store", k)}
+
+
 def open_store(cfg: Config) -> Store:
     """Open the configured store and make sure fsguard's tables exist."""
     if cfg.store_kind == "pgsql":
-        params = {
-            k: cfg.get("store", k)
-            for k in ("host", "port", "dbname", "user", "password", "sslmode")
-            if cfg.get("store", k)
-        }
-        store = Store.pgsql(**params)
+        store = Store.pgsql(**pg_params(cfg))
     else:
         path = cfg.get("store", "path", "") or str(cfg.state_dir / "fsguard.db")
         store = Store.sqlite(path)

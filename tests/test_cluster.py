@@ -1,0 +1,194 @@
+"""Cluster (issue 13): three nodes, each with its own namespace and kernel ban sets, on real
+PostgreSQL; the real fail2ban action code decides bans, the real listener applies them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fsguard.cli import fail2ban as cli_f2b
+from fsguard.cluster import publish
+from fsguard.cluster.publish import apply_decision
+from fsguard.service import Service
+from fsguard.store import Store, open_store
+from tests.clusterlab import Node, PrivatePG, close_nodes, wait_until
+from tests.fsg4net import can_run
+from tests.pgfix import fusion_db, pg_role  # noqa: F401
+
+why = can_run()
+SCANNER = "203.0.113.77"
+CUSTOMER = "198.51.100.20"
+
+
+@pytest.fixture
+def nodes(fusion_db: dict[str, str], tmp_path: Path) -> Iterator[list[Node]]:  # noqa: F811
+    if why:
+        pytest.skip(why)
+    made: list[Node] = []
+    try:
+        for name in ("a", "b", "c"):
+            made.append(Node(name, fusion_db, tmp_path))
+        for n in made:
+            assert n.start(), f"node {n.name} did not load the cluster's bans"
+        yield made
+    finally:
+        close_nodes(made)
+
+
+def _store(node: Node) -> Store:
+    return open_store(node.cfg)
+
+
+def test_scanner_banned_on_a_is_dropped_at_b_and_c_with_evidence_naming_a(nodes: list[Node]) -> None:
+    a, b, c = nodes
+    a.ban(SCANNER)
+    assert a.banned(SCANNER)
+    assert wait_until(lambda: b.banned(SCANNER) and c.banned(SCANNER))
+    store = _store(b)
+    try:
+        rows = store.query("select node_name, jail, ban_status from v_fsguard_cluster_bans where ip_address = :ip",
+                           {"ip": SCANNER})
+        assert rows == [{"node_name": "a", "jail": "fsguard-sip", "ban_status": "banned"}]
+        ev = store.query("select hostname from v_fsguard_bans where ip_address = :ip", {"ip": SCANNER})
+        assert ev == [{"hostname": "a"}]  # the evidence row names the deciding node
+    finally:
+        store.close()
+    # B and C enforce in the kernel only: nothing was recorded as their own ban
+    assert b.recorder._store is None or not b.recorder.store().query(
+        "select 1 from v_fsguard_cluster_bans where node_name <> 'a'")
+
+
+def test_customer_registered_on_a_failing_on_b_is_not_banned(nodes: list[Node]) -> None:
+    a, b, _ = nodes
+    now = time.time()
+    (a.state / "registrations.json").write_text(json.dumps({"registrations": [
+        {"ip": CUSTOMER, "user": "1001", "realm": "office.example", "expires": now + 600,
+         "port": 5060, "proto": "udp", "profile": "internal"}]}))
+    assert a.rt is not None and b.rt is not None
+    assert a.rt.tick(now) == []
+    assert b.rt.tick(now) == []
+    from fs_python import whitelist
+
+    verdict = whitelist.check(CUSTOMER, state_dir=b.state)
+    assert verdict.whitelisted and "1001@office.example" in verdict.reasons[0] and "node a" in verdict.reasons[0]
+    svc = Service(b.cfg, _store(b))
+    try:
+        assert CUSTOMER in svc.wanted(now)  # B's fail2ban ignore list includes A's customer
+    finally:
+        svc.store.close()
+    b.ban(CUSTOMER)  # B's jail counted failures from the customer's office
+    assert not b.banned(CUSTOMER)
+    store = _store(b)
+    try:
+        assert store.query("select ban_status from v_fsguard_bans where ip_address = :ip", {"ip": CUSTOMER}) == [
+            {"ban_status": "ignored"}]
+        assert not store.query("select 1 from v_fsguard_cluster_bans where ip_address = :ip", {"ip": CUSTOMER})
+    finally:
+        store.close()
+    # A dies: its customer stays shielded on B until the registration expires, not before
+    a.stop()
+    assert b.rt.tick(now + 300) == []
+    assert CUSTOMER in Service(b.cfg, svc.store).wanted(now + 300)
+    assert b.rt.tick(now + 601) == []
+    assert not whitelist.check(CUSTOMER, state_dir=b.state, now=now + 601).whitelisted
+
+
+def test_unban_on_c_lifts_on_a_and_b(nodes: list[Node]) -> None:
+    a, b, c = nodes
+    a.ban(SCANNER)
+    assert wait_until(lambda: b.banned(SCANNER) and c.banned(SCANNER))
+    store = _store(c)
+    try:
+        res = cli_f2b.unban(c.cfg, store, SCANNER)  # `fsguard unban` on C (no fail2ban here: a note)
+    finally:
+        store.close()
+    assert res.kernel and not c.banned(SCANNER)
+    assert wait_until(lambda: not a.banned(SCANNER) and not b.banned(SCANNER))
+
+
+def test_another_nodes_ban_keeps_the_address_in_when_one_node_lifts_its_own(nodes: list[Node]) -> None:
+    a, b, c = nodes
+    a.ban(SCANNER)
+    b.ban(SCANNER)
+    assert wait_until(lambda: c.banned(SCANNER))
+    assert c.rt is not None and a.rt is not None
+    a.recorder.unban({"ip": SCANNER})  # A's fail2ban: its own ban ended
+    unban = ("unban", SCANNER, "a")
+    assert wait_until(lambda: unban in c.rt.listener.seen and unban in a.rt.listener.seen)  # type: ignore[union-attr]
+    assert c.banned(SCANNER) and b.banned(SCANNER)  # B's own ban still holds everywhere
+    assert a.banned(SCANNER)  # A too: its own ban ended, B's goes on
+
+
+def test_node_restarted_mid_attack_catches_up(nodes: list[Node]) -> None:
+    a, b, _ = nodes
+    b.stop()
+    b.lab.exec_pbx("nft", "flush", "set", "inet", "fsguard", "ban4", check=False)  # a reboot empties it
+    a.ban("203.0.113.81")
+    a.ban("203.0.113.82", seconds=-1)
+    assert not b.banned("203.0.113.81")
+    assert b.start()  # ready only after the bans in force are loaded
+    assert b.banned("203.0.113.81") and b.banned("203.0.113.82")
+
+
+def test_decisions_replayed_twice_make_one_row(nodes: list[Node]) -> None:
+    a = nodes[0]
+    store = _store(a)
+    body = {"ip": "203.0.113.90", "jail": "fsguard-sip", "start": 1000.5, "secs": 60, "end": 1060.5, "t": 1.0}
+    try:
+        assert apply_decision(store, "a", "ban", body) is True
+        assert apply_decision(store, "a", "ban", body) is False
+        unban = {"ip": "203.0.113.90", "jail": "", "scope": "all", "reason": "x", "t": 2000.0}
+        apply_decision(store, "a", "unban", unban)
+        assert apply_decision(store, "a", "ban", body) is False  # an old replay never re-opens it
+        assert store.query("select count(*) as n from v_fsguard_cluster_bans")[0]["n"] == 1
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def private_pg() -> Iterator[PrivatePG]:
+    if why:
+        pytest.skip(why)
+    pg = PrivatePG(55400 + (int(time.time()) % 500))
+    try:
+        yield pg
+    finally:
+        pg.close()
+
+
+def test_postgres_down_mid_attack_bans_kept_and_replayed_exactly_once(private_pg: PrivatePG, tmp_path: Path) -> None:
+    made = [Node(n, private_pg.params(), tmp_path) for n in ("a", "b", "c")]
+    try:
+        a, b, c = made
+        for n in made:
+            assert n.start()
+        a.ban("203.0.113.101")
+        assert wait_until(lambda: b.banned("203.0.113.101") and c.banned("203.0.113.101"))
+        private_pg.stop()
+        a.ban("203.0.113.102")  # the attack goes on: A still bans on its own
+        a.ban("203.0.113.103")
+        c.ban("203.0.113.104")
+        assert a.banned("203.0.113.102") and a.banned("203.0.113.103") and c.banned("203.0.113.104")
+        assert publish.publisher(a.cfg).outbox.size() == 2 and publish.publisher(c.cfg).outbox.size() == 1
+        assert not b.banned("203.0.113.102")
+        private_pg.start()
+        assert a.rt is not None and c.rt is not None
+        a.rt.tick()
+        c.rt.tick()
+        a.rt.tick()  # a second replay attempt: nothing left, nothing doubled
+        assert publish.publisher(a.cfg).outbox.size() == 0 and publish.publisher(c.cfg).outbox.size() == 0
+        assert wait_until(lambda: all(n.banned(ip) for n in made for ip in (
+            "203.0.113.102", "203.0.113.103", "203.0.113.104")))
+        store = _store(b)
+        try:
+            rows = store.query("select ip_address, count(*) as n from v_fsguard_cluster_bans group by ip_address "
+                               "order by ip_address")
+        finally:
+            store.close()
+        assert rows == [{"ip_address": f"203.0.113.{i}", "n": 1} for i in (101, 102, 103, 104)]
+    finally:
+        close_nodes(made)
