@@ -46,6 +46,7 @@ def test_nft_rendering_order_counters_and_scope(tmp_path: Path) -> None:
 
     store = open_store(cfg)
     lists.add(store, cfg, "allow", "198.51.100.0/24", "office")
+    lists.add(store, cfg, "deny", "45.9.9.9", "abuser")
     store.close()
     rs, _ = engine.build_ruleset(cfg)
     text = nft.render(rs, {"chains": ["input", "sip4", "old"], "sets": ["ban4", "feed4", "gone"]})
@@ -61,10 +62,15 @@ def test_nft_rendering_order_counters_and_scope(tmp_path: Path) -> None:
     sanity = [r for r in rules if "tcp flags" in r]
     assert len(sanity) == 7
     sip = text[text.index("chain sip4 {"):text.index("chain sip6 {")]
-    order = [sip.index(k) for k in ("@ban4", "@allownet4", "@carrier4", "@feed4", "@feednet4", "@country4",
-                                    "not a carrier")]
-    assert order == sorted(order)
-    assert "tcp dport != { 22, 80, 443 }" in text  # the stateful rule never touches management ports
+    order = [sip.index(k) for k in ("@ban4", "@allownet4", "@carrier4", "@deny4", "@reg4", "@feed4", "@feednet4",
+                                    "@country4", "not a carrier")]
+    assert order == sorted(order)  # admin deny beats a registration, a registration beats feeds/countries
+    assert "ip6 saddr & ffff:ffff:ffff:ffff:: @ban6net counter drop" in text
+    # the stateful rule only on the SIP ports: a session on any other port is never cut by an apply
+    nosyn = [r for r in rules if "new tcp connection without SYN" in r]
+    assert nosyn == ['tcp dport { 5060, 5061, 5080, 5081 } tcp flags & (fin|syn|rst|ack) != syn ct state new '
+                     'counter drop comment "fsguard: new tcp connection without SYN"']
+    assert "delete set inet fsguard reg4" not in text and "add set inet fsguard reg4" in text
 
 
 def test_iptables_rendering_only_own_chains(tmp_path: Path) -> None:

@@ -4,7 +4,10 @@ Public entry points (contract 4 in ARCHITECTURE.md):
 
 * :func:`apply` renders the whole ruleset from config + lists and loads it atomically, rolling
   back to the last good ruleset when loading fails;
-* :mod:`fsguard.firewall.bans` adds/removes/tests dynamic bans (used by the fail2ban action).
+* :mod:`fsguard.firewall.bans` adds/removes/tests dynamic bans (used by the fail2ban action);
+* :mod:`fsguard.firewall.accept` keeps the registered-customer accept sets current (the service).
+
+Backends: one class each (:mod:`fsguard.firewall.backend`), chosen in :mod:`.registry` only.
 
 Every command runs through :func:`run` with an argument list (never a shell), optionally inside a
 network namespace (``ip netns exec NAME``), which is how the tests and the drill use it.
@@ -20,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fs_python.config import Config
 
-BACKENDS = ("nftables", "iptables", "dry-run")
 NFT_TABLE = "fsguard"  # table "inet fsguard"
 _NETNS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -30,10 +32,9 @@ class FirewallError(Exception):
 
 
 def backend_name(cfg: Config) -> str:
-    name = cfg.get("firewall", "backend", "nftables") or "nftables"
-    if name not in BACKENDS:
-        raise FirewallError(f"[firewall] backend: must be one of {', '.join(BACKENDS)}, not {name!r}")
-    return name
+    from fsguard.firewall import registry
+
+    return registry.backend_name(cfg)
 
 
 def netns_prefix(netns: str | None) -> list[str]:

@@ -1,6 +1,5 @@
-"""Build, commit, inspect and remove fsguard's ruleset through a small backend interface
-(CrowdSec firewall bouncer's shape: ``init`` preflight, ``commit`` of a whole ruleset, ``add``/
-``delete`` for single bans, plus ``remove`` and ``counters``).
+"""Build, commit, inspect and remove fsguard's ruleset through the backend interface
+(:mod:`fsguard.firewall.backend`; the backend comes from :mod:`fsguard.firewall.registry`).
 
 ``apply`` = collect perimeter data -> build the ruleset -> commit atomically. The committed
 ruleset is kept as ``<state_dir>/firewall/last-good.json``; when a build fails (store down,
@@ -12,14 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fsguard.firewall import FirewallError, backend_name, bans, ipt, nft, run
+from fsguard.firewall import FirewallError, registry
+from fsguard.firewall.backend import Backend, write_state
 from fsguard.firewall.ruleset import NetSet, Rule, Ruleset, build
 
 if TYPE_CHECKING:
@@ -40,97 +38,8 @@ class ApplyResult:
     warnings: list[str] = field(default_factory=list)
 
 
-class Backend:
-    name = "base"
-    tools: tuple[str, ...] = ()
-
-    def init(self, netns: str | None) -> None:
-        missing = [t for t in self.tools if shutil.which(t) is None and not Path("/usr/sbin", t).exists()]
-        if missing:
-            raise FirewallError(f"{self.name} backend: missing {', '.join(missing)}")
-
-    def commit(self, rs: Ruleset, netns: str | None, state: Path) -> None:
-        raise NotImplementedError
-
-    def verify(self, netns: str | None) -> bool:
-        return True
-
-    def add(self, cfg: Config, ip: str, seconds: int | None, netns: str | None) -> None:
-        bans.add_ban(cfg, ip, seconds, netns=netns)
-
-    def delete(self, cfg: Config, ip: str, netns: str | None) -> None:
-        bans.del_ban(cfg, ip, netns=netns)
-
-    def remove(self, netns: str | None) -> bool:
-        raise NotImplementedError
-
-    def counters(self, netns: str | None) -> list[dict[str, Any]]:
-        return []
-
-
-class NftBackend(Backend):
-    name, tools = "nftables", ("nft",)
-
-    def commit(self, rs: Ruleset, netns: str | None, state: Path) -> None:
-        existing = nft.existing_objects(netns)
-        script = nft.render(rs, existing)
-        _write(state / "rendered.nft", script)
-        nft.load(script, netns, check_script=nft.render(rs, existing, sample=500))
-
-    def verify(self, netns: str | None) -> bool:
-        objs = nft.existing_objects(netns)
-        return {"input", "sip4", "sip6"} <= set(objs["chains"])
-
-    def remove(self, netns: str | None) -> bool:
-        return nft.remove(netns)
-
-    def counters(self, netns: str | None) -> list[dict[str, Any]]:
-        return nft.counters(netns)
-
-
-class IptBackend(Backend):
-    name, tools = "iptables", ("ipset", "iptables-restore", "ip6tables-restore")
-
-    def commit(self, rs: Ruleset, netns: str | None, state: Path) -> None:
-        texts = ipt.load(rs, netns)
-        for fam, text in texts.items():
-            _write(state / f"rendered.iptables{'' if fam == 4 else '6'}", text)
-
-    def verify(self, netns: str | None) -> bool:
-        return ipt.has_jump(4, netns) and ipt.has_jump(6, netns)
-
-    def remove(self, netns: str | None) -> bool:
-        return ipt.remove(netns)
-
-    def counters(self, netns: str | None) -> list[dict[str, Any]]:
-        return ipt.counters(netns)
-
-
-class DryRunBackend(Backend):
-    """Renders both backends' files under ``<state_dir>/firewall/dry-run/``; touches no kernel."""
-
-    name = "dry-run"
-
-    def commit(self, rs: Ruleset, netns: str | None, state: Path) -> None:
-        d = state / "dry-run"
-        _write(d / "fsguard.nft", nft.render(rs))
-        _write(d / "fsguard.ipset", ipt.render_ipset(rs))
-        for fam in (4, 6):
-            _write(d / f"fsguard.iptables{'' if fam == 4 else '6'}", ipt.render_rules(rs, fam, add_jump=True))
-
-    def remove(self, netns: str | None) -> bool:
-        return False
-
-
 def get_backend(cfg: Config) -> Backend:
-    return {"nftables": NftBackend, "iptables": IptBackend, "dry-run": DryRunBackend}[backend_name(cfg)]()
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    return registry.get(cfg)
 
 
 def state_dir(cfg: Config) -> Path:
@@ -145,7 +54,7 @@ def save_ruleset(path: Path, rs: Ruleset) -> None:
                        "nets": s.nets} for k, s in rs.sets.items()}
     doc["input_rules"] = [vars(r) for r in rs.input_rules]
     doc["sip_rules"] = [vars(r) for r in rs.sip_rules]
-    _write(path, json.dumps(doc, separators=(",", ":")))
+    write_state(path, json.dumps(doc, separators=(",", ":")))
 
 
 def load_ruleset(path: Path) -> Ruleset:
@@ -155,7 +64,7 @@ def load_ruleset(path: Path) -> Ruleset:
                           [tuple(n) for n in v["nets"]]) for k, v in d["sets"].items()}  # type: ignore[misc]
         return Ruleset(d["protected_ports"], d["protocols"], d["country_ports"], d["carrier_ports"],
                        d["management_ports"], d["priority"], sets, [Rule(**r) for r in d["input_rules"]],
-                       [Rule(**r) for r in d["sip_rules"]], d.get("warnings", []))
+                       [Rule(**r) for r in d["sip_rules"]], d.get("warnings", []), d.get("nosyn_ports", []))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise FirewallError(f"no usable last good ruleset ({path}): {exc}") from None
 
@@ -212,7 +121,7 @@ def apply(cfg: Config, *, netns: str | None = None, store: Store | None = None, 
                       time.monotonic() - t0, from_last, warnings=list(rs.warnings))
     if data is not None:
         res.whitelisted_out, res.feed_entries = data.whitelisted_out, dict(data.feed_entries)
-    _write(state_dir(cfg) / "status.json", json.dumps(dataclasses.asdict(res) | {"applied": time.time()}))
+    write_state(state_dir(cfg) / "status.json", json.dumps(dataclasses.asdict(res) | {"applied": time.time()}))
     return res
 
 
@@ -239,5 +148,3 @@ def remove(cfg: Config, *, netns: str | None = None) -> bool:
     backend.init(netns)
     return backend.remove(netns)
 
-
-_ = run

@@ -15,10 +15,11 @@ own INPUT rules, which fsguard must never override.
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
 
 from fsguard.firewall import FirewallError, run
-from fsguard.firewall.bans import IPSET_SETS, ipset_ensure_sets
+from fsguard.firewall.backend import DYNAMIC_SETS, Backend, Element, write_state
 from fsguard.firewall.nft import INDEX_BITS, prefilter_index
 from fsguard.firewall.ruleset import NetSet, Rule, Ruleset
 
@@ -49,6 +50,15 @@ def _ipset_lines(s: NetSet, existing: set[str]) -> list[str]:
     out += [pre + ntop(af, h.to_bytes(size, "big")) for h in s.hosts]
     out += [f"{pre}{ntop(af, net.to_bytes(size, 'big'))}/{p}" for net, p in s.nets]
     return out
+
+
+def ipset_ensure_sets(netns: str | None) -> None:
+    """The dynamic sets (bans, registered accepts): created once, never swapped, so their
+    elements survive every reload. ``timeout 0``: entries may carry a timeout, or none."""
+    script = "".join(
+        f"create {set_name(n)} {'hash:net' if nets else 'hash:ip'} family {'inet' if f == 4 else 'inet6'} "
+        f"timeout 0\n" for n, (f, nets) in DYNAMIC_SETS.items())
+    run(["ipset", "-exist", "restore"], netns=netns, stdin=script)
 
 
 def existing_sets(netns: str | None) -> set[str]:
@@ -93,7 +103,9 @@ def _rule(r: Rule, rs: Ruleset, fam: int) -> list[str]:
     if r.kind == "sanity":
         return [f"-A {TCP} -p tcp --tcp-flags {r.mask} {r.comp} {c} -j DROP"]
     if r.kind == "newnosyn":
-        return [f"-A {TCP} -p tcp -m multiport ! --dports {_mp(rs.management_ports)} ! --syn "
+        if not rs.nosyn_ports:  # only the SIP ports (see ruleset.py): never a session elsewhere
+            return []
+        return [f"-A {TCP} -p tcp -m multiport --dports {_mp(rs.nosyn_ports)} ! --syn "
                 f"-m conntrack --ctstate NEW {c} -j DROP"]
     if r.kind == "mgmt":
         out = []
@@ -107,7 +119,9 @@ def _rule(r: Rule, rs: Ruleset, fam: int) -> list[str]:
                            f'-m comment --comment "fsguard: protected ports" -j {SIP}')
         return out
     if r.kind == "ban":
-        return [f"-A {SIP} -m set --match-set {IPSET_SETS[fam]} src {c} -j DROP"]
+        return [f"-A {SIP} -m set --match-set {set_name(r.set_name)} src {c} -j DROP"]
+    if r.kind == "registered":
+        return [f"-A {SIP} -m set --match-set {set_name(r.set_name)} src {c} -j RETURN"]
     if r.kind in ("accept", "drop"):
         if not len(rs.sets[r.set_name]):
             return []
@@ -227,3 +241,63 @@ def counters(netns: str | None) -> list[dict[str, Any]]:
                     out.append({"chain": f"{chain} (IPv{fam})", "rule": comment,
                                 "packets": int(parts[0]), "bytes": int(parts[1])})
     return out
+
+
+# -- the backend ---------------------------------------------------------------------------------
+def _text(elem: Element) -> str:
+    return str(elem)  # an IPv6Network prints as "2001:db8::/64", what hash:net takes
+
+
+class IptBackend(Backend):
+    name, tools = "iptables", ("ipset", "iptables-restore", "ip6tables-restore")
+
+    def commit(self, rs: Ruleset, netns: str | None, state: Path) -> None:
+        for fam, text in load(rs, netns).items():
+            write_state(state / f"rendered.iptables{'' if fam == 4 else '6'}", text)
+
+    def verify(self, netns: str | None) -> bool:
+        return has_jump(4, netns) and has_jump(6, netns)
+
+    def remove(self, netns: str | None) -> bool:
+        return remove(netns)
+
+    def counters(self, netns: str | None) -> list[dict[str, Any]]:
+        return counters(netns)
+
+    def add(self, set_name_: str, elem: Element, seconds: int | None, netns: str | None,
+            *, create: bool = True) -> bool:
+        # -exist: a present element is re-added with the new timeout
+        argv = ["ipset", "-exist", "add", set_name(set_name_), _text(elem), "timeout", str(seconds or 0)]
+        proc = run(argv, netns=netns, check=False)
+        if proc.returncode == 0:
+            return True
+        if "does not exist" in proc.stderr:
+            if not create:
+                return False
+            ipset_ensure_sets(netns)
+            run(argv, netns=netns)
+            return True
+        raise FirewallError(f"ipset add: {proc.stderr.strip()[:300]}")
+
+    def delete(self, set_name_: str, elem: Element, netns: str | None) -> None:
+        proc = run(["ipset", "-exist", "del", set_name(set_name_), _text(elem)], netns=netns, check=False)
+        if proc.returncode != 0 and "does not exist" not in proc.stderr:
+            raise FirewallError(f"ipset del: {proc.stderr.strip()[:300]}")
+
+    def test(self, set_name_: str, elem: Element, netns: str | None) -> bool:
+        return run(["ipset", "test", set_name(set_name_), _text(elem)], netns=netns, check=False).returncode == 0
+
+    def elements(self, set_name_: str, netns: str | None) -> dict[str, int | None] | None:
+        proc = run(["ipset", "list", set_name(set_name_)], netns=netns, check=False)
+        if proc.returncode != 0:
+            return None
+        out: dict[str, int | None] = {}
+        members = False
+        for line in proc.stdout.splitlines():
+            if line.startswith("Members:"):
+                members = True
+            elif members and line.strip():
+                parts = line.split()
+                secs = int(parts[2]) if len(parts) > 2 and parts[1] == "timeout" else 0
+                out[parts[0]] = secs or None
+        return out

@@ -1,18 +1,26 @@
 """nftables backend: fsguard's own ``inet fsguard`` table, replaced in one ``nft -f`` transaction.
 
-The script first makes sure the table and the ban sets exist (``add`` is idempotent), flushes the
-table's rules, deletes fsguard's other chains and sets and defines them anew: the kernel applies
-all of it or nothing, and the ban sets keep their elements (fail2ban's bans survive a reload).
+The script first makes sure the table and the dynamic sets exist (``add`` is idempotent), flushes
+the table's rules, deletes fsguard's other chains and sets and defines them anew: the kernel
+applies all of it or nothing, and the dynamic sets (bans, registered accepts) keep their elements.
 ``nft -c`` checks the script first. Nothing outside table ``inet fsguard`` is ever touched.
+
+Single elements (bans, registrations) go straight to the kernel over netlink (:mod:`nftnl`,
+~2 ms even next to a 200k interval set, where ``nft add element`` costs seconds with nftables
+1.0.6) and fall back to the ``nft`` command only when that path fails for an unexpected reason.
 """
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import json
 import socket
+from pathlib import Path
 from typing import Any
 
-from fsguard.firewall import NFT_TABLE, FirewallError, run
+from fsguard.firewall import NFT_TABLE, FirewallError, nftnl, run
+from fsguard.firewall.backend import DYNAMIC_SETS, Backend, Element, write_state
 from fsguard.firewall.ruleset import NetSet, Rule, Ruleset
 
 T = f"inet {NFT_TABLE}"
@@ -59,6 +67,14 @@ def _saddr(fam: int | None) -> str:
     return "ip saddr" if fam == 4 else "ip6 saddr"
 
 
+# ban6net is a plain hash of /64 prefixes (the source masked, then one hash lookup): an interval
+# set would bring back nft's per-element cost, and every key has the same length anyway
+MASK64 = "ffff:ffff:ffff:ffff::"
+DYNAMIC_DEFS = "".join(
+    f"add set {T} {n} {{ type {'ipv4_addr' if f == 4 else 'ipv6_addr'}; flags timeout; }}\n"
+    for n, (f, _) in DYNAMIC_SETS.items())
+
+
 def _rule(r: Rule, rs: Ruleset) -> list[str]:
     c = f'comment "fsguard: {r.comment}"'
     protos = "{ " + ", ".join(rs.protocols) + " }"
@@ -66,7 +82,9 @@ def _rule(r: Rule, rs: Ruleset) -> list[str]:
         mask = _flags(r.mask)
         return [f"tcp flags & ({mask}) == {_flags(r.comp)} counter drop {c}"]
     if r.kind == "newnosyn":
-        return [f"tcp dport != {_portset(rs.management_ports)} tcp flags & (fin|syn|rst|ack) != syn "
+        if not rs.nosyn_ports:  # only the SIP ports (see ruleset.py): never a session elsewhere
+            return []
+        return [f"tcp dport {_portset(rs.nosyn_ports)} tcp flags & (fin|syn|rst|ack) != syn "
                 f"ct state new counter drop {c}"]
     if r.kind == "mgmt":
         # one rule sends protected traffic to its family's chain (a single verdict-map lookup, so
@@ -79,7 +97,10 @@ def _rule(r: Rule, rs: Ruleset) -> list[str]:
         return [f"meta l4proto {protos} th dport {_portset(rs.protected_ports)} counter {dispatch} "
                 'comment "fsguard: protected ports"']
     if r.kind == "ban":
-        return [f"{_saddr(r.family)} @{r.set_name} counter drop {c}"]
+        mask = f" & {MASK64}" if DYNAMIC_SETS[r.set_name][1] else ""
+        return [f"{_saddr(r.family)}{mask} @{r.set_name} counter drop {c}"]
+    if r.kind == "registered":
+        return [f"{_saddr(r.family)} @{r.set_name} counter accept {c}"]
     if r.kind in ("accept", "drop"):
         if not len(rs.sets[r.set_name]):
             return []  # an empty set matches nothing; keep the per-packet path short
@@ -168,14 +189,9 @@ def _prefilter_defs(rs: Ruleset, sample: int | None) -> list[str]:
 def render(rs: Ruleset, existing: dict[str, list[str]] | None = None, *, sample: int | None = None) -> str:
     """The whole ``nft -f`` script. ``existing``: {"chains": [...], "sets": [...]} now in the table."""
     existing = existing or {"chains": [], "sets": []}
-    out = [
-        f"add table {T}\n",
-        f"add set {T} ban4 {{ type ipv4_addr; flags timeout; }}\n",
-        f"add set {T} ban6 {{ type ipv6_addr; flags timeout; }}\n",
-        f"flush table {T}\n",
-    ]
+    out = [f"add table {T}\n", DYNAMIC_DEFS, f"flush table {T}\n"]
     out += [f"delete chain {T} {c}\n" for c in existing.get("chains", [])]
-    out += [f"delete set {T} {s}\n" for s in existing.get("sets", []) if s not in ("ban4", "ban6")]
+    out += [f"delete set {T} {s}\n" for s in existing.get("sets", []) if s not in DYNAMIC_SETS]
     out.append(f"table {T} {{\n")
     out += [_set_def(s, sample) for s in rs.sets.values()]
     out += _prefilter_defs(rs, sample)
@@ -251,3 +267,108 @@ def counters(netns: str | None) -> list[dict[str, Any]]:
                 packets, nbytes = expr["counter"].get("packets", 0), expr["counter"].get("bytes", 0)
         out.append({"chain": rule.get("chain"), "rule": comment, "packets": packets, "bytes": nbytes})
     return out
+
+
+# -- the backend ---------------------------------------------------------------------------------
+def _key(elem: Element) -> bytes:
+    return elem.network_address.packed if isinstance(elem, ipaddress.IPv6Network) else elem.packed
+
+
+def _text(elem: Element) -> str:
+    return str(elem.network_address) if isinstance(elem, ipaddress.IPv6Network) else str(elem)
+
+
+class NftBackend(Backend):
+    name, tools = "nftables", ("nft",)
+
+    def commit(self, rs: Ruleset, netns: str | None, state: Path) -> None:
+        existing = existing_objects(netns)
+        script = render(rs, existing)
+        write_state(state / "rendered.nft", script)
+        load(script, netns, check_script=render(rs, existing, sample=500))
+
+    def verify(self, netns: str | None) -> bool:
+        return {"input", "sip4", "sip6"} <= set(existing_objects(netns)["chains"])
+
+    def remove(self, netns: str | None) -> bool:
+        return remove(netns)
+
+    def counters(self, netns: str | None) -> list[dict[str, Any]]:
+        return counters(netns)
+
+    def ensure_sets(self, netns: str | None) -> None:
+        run(["nft", "-f", "-"], netns=netns, stdin=f"add table {T}\n" + DYNAMIC_DEFS)
+
+    def add(self, set_name: str, elem: Element, seconds: int | None, netns: str | None,
+            *, create: bool = True) -> bool:
+        key, ms = _key(elem), seconds * 1000 if seconds else None
+        try:
+            try:
+                nftnl.setelem("add", NFT_TABLE, set_name, key, timeout_ms=ms, netns=netns)
+            except nftnl.NetlinkError as exc:
+                if exc.errno == errno.EEXIST:  # present: the new duration counts
+                    nftnl.setelem("replace", NFT_TABLE, set_name, key, timeout_ms=ms, netns=netns)
+                elif exc.errno == errno.ENOENT:  # ruleset not loaded yet
+                    if not create:
+                        return False
+                    self.ensure_sets(netns)
+                    nftnl.setelem("add", NFT_TABLE, set_name, key, timeout_ms=ms, netns=netns)
+                else:
+                    raise
+            return True
+        except nftnl.NetlinkError:
+            pass  # the nft command below: slow next to big interval sets, but correct
+        el = f"{{ {_text(elem)}{f' timeout {seconds}s' if seconds else ''} }}"
+        argv = ["nft", "add", "element", "inet", NFT_TABLE, set_name, el]
+        proc = run(argv, netns=netns, check=False)
+        if proc.returncode == 0:
+            return True
+        if "No such file or directory" in proc.stderr:
+            if not create:
+                return False
+            self.ensure_sets(netns)
+            run(argv, netns=netns)
+            return True
+        if "File exists" in proc.stderr:  # replace: delete + add in one transaction
+            run(["nft", "-f", "-"], netns=netns, stdin=(
+                f"delete element {T} {set_name} {{ {_text(elem)} }}\nadd element {T} {set_name} {el}\n"))
+            return True
+        raise FirewallError(f"nft add element: {proc.stderr.strip()[:300]}")
+
+    def delete(self, set_name: str, elem: Element, netns: str | None) -> None:
+        try:
+            nftnl.setelem("delete", NFT_TABLE, set_name, _key(elem), netns=netns)
+            return
+        except nftnl.NetlinkError as exc:
+            if exc.errno == errno.ENOENT:
+                return  # not there (or no such set): nothing to lift
+        proc = run(["nft", "delete", "element", "inet", NFT_TABLE, set_name, f"{{ {_text(elem)} }}"],
+                   netns=netns, check=False)
+        if proc.returncode != 0 and "No such file or directory" not in proc.stderr:
+            raise FirewallError(f"nft delete element: {proc.stderr.strip()[:300]}")
+
+    def test(self, set_name: str, elem: Element, netns: str | None) -> bool:
+        try:
+            return nftnl.has_element(NFT_TABLE, set_name, _key(elem), netns=netns)
+        except nftnl.NetlinkError:
+            pass
+        proc = run(["nft", "get", "element", "inet", NFT_TABLE, set_name, f"{{ {_text(elem)} }}"],
+                   netns=netns, check=False)
+        return proc.returncode == 0
+
+    def elements(self, set_name: str, netns: str | None) -> dict[str, int | None] | None:
+        proc = run(["nft", "-j", "list", "set", "inet", NFT_TABLE, set_name], netns=netns, check=False)
+        if proc.returncode != 0:
+            return None
+        out: dict[str, int | None] = {}
+        try:
+            for item in json.loads(proc.stdout).get("nftables", []):
+                for e in (item.get("set") or {}).get("elem", []):
+                    if isinstance(e, dict) and "elem" in e:
+                        out[str(e["elem"]["val"])] = int(e["elem"].get("expires", 0)) or None
+                    else:
+                        out[str(e)] = None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise FirewallError("nft -j list set: unreadable output") from None
+        return out
+

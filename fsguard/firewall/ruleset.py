@@ -2,21 +2,26 @@
 rendered per backend (``nft.py``, ``ipt.py``). Order (the seed's):
 
 1. TCP flag sanity drops (ALL NONE, ALL ALL, ALL FIN,URG,PSH, ALL SYN,RST,ACK,FIN,URG, SYN,RST,
-   SYN,FIN, new connection without SYN -- the last one skips management ports so a session the
-   kernel had not tracked yet is never cut);
+   SYN,FIN, new connection without SYN -- the last one only on the SIP ports, see below);
 2. management ports (SSH + web by default) leave fsguard's chains untouched; other non-protected
    ports too (protected = the SIP ports, ``[firewall] protected_ports``);
-3. fail2ban's bans (``ban4``/``ban6``) drop;
+3. fail2ban's bans (``ban4``/``ban6``, escalated IPv6 /64s in ``ban6net``) drop;
 4. whitelist (admin allow list + carriers) accept;
-5. admin blacklist, feeds (single addresses in a plain hash set, true networks in a small
-   interval set) drop;
-6. country ports (5060) accept only allowed countries;
-7. carrier ports (5080) accept only carriers (already accepted in 4): everyone else drops.
+5. admin blacklist drops (it wins over a registration);
+6. live registrations (``reg4``/``reg6``, kept current by ``fsguard service``) accept;
+7. feeds (single addresses in a plain hash set, true networks in a small interval set) drop;
+8. country ports (5060) accept only allowed countries;
+9. carrier ports (5080) accept only carriers (already accepted in 4): everyone else drops.
+
+"New TCP without SYN" is the one stateful rule. The first packet conntrack sees of a session it
+was not tracking (every session that existed before conntrack was first needed) is "new"
+without SYN, so the rule applies only to the SIP ports (``protected_ports``; with ``all``, the
+country and carrier ports): a session on any other port is never cut by an apply.
 
 Config ``[firewall]``: ``backend``, ``protected_ports`` (5060 5061 5080 5081, or ``all``),
 ``protocols`` (udp tcp), ``country_ports`` (5060), ``carrier_ports`` (5080), ``management_ports``
 (22 80 443), ``carrier_rule`` (auto: on when any carrier is known | on | off), ``priority`` (-10),
-``new_without_syn`` (yes: the stateful rule, which needs conntrack).
+``new_without_syn`` (yes: the stateful rule, which needs conntrack), ``registered_accept`` (yes).
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ class Ruleset:
     input_rules: list[Rule]
     sip_rules: list[Rule]
     warnings: list[str] = field(default_factory=list)
+    nosyn_ports: list[int] = field(default_factory=list)  # where "new TCP without SYN" drops
 
     def summary(self) -> dict[str, int]:
         return {name: len(s) for name, s in self.sets.items()}
@@ -160,12 +166,16 @@ def build(cfg: Config, data: PerimeterData) -> Ruleset:
     # grouped by family: an IPv4 packet fails the IPv6 rules on the family check alone
     for fam in (4, 6):
         rsip.append(Rule("ban", fam, f"ban{fam}", "fail2ban ban"))
+        if fam == 6:
+            rsip.append(Rule("ban", 6, "ban6net", "fail2ban ban (IPv6 /64)"))
         rsip.append(Rule("accept", fam, f"allow{fam}", "admin whitelist"))
         rsip.append(Rule("accept", fam, f"allownet{fam}", "admin whitelist network"))
         rsip.append(Rule("accept", fam, f"carrier{fam}", "carrier"))
         rsip.append(Rule("accept", fam, f"carriernet{fam}", "carrier network"))
         rsip.append(Rule("drop", fam, f"deny{fam}", "admin blacklist"))
         rsip.append(Rule("drop", fam, f"denynet{fam}", "admin blacklist network"))
+        if cfg.get_bool("firewall", "registered_accept", True):
+            rsip.append(Rule("registered", fam, f"reg{fam}", "registered customer"))
         rsip.append(Rule("drop", fam, f"feed{fam}", "block-list feed"))
         rsip.append(Rule("drop", fam, f"feednet{fam}", "block-list feed network"))
         if data.country_active:
@@ -178,5 +188,6 @@ def build(cfg: Config, data: PerimeterData) -> Ruleset:
         rsip.append(Rule("carrier", None, "", "not a carrier"))
     elif carrier_mode == "auto":
         warnings.append("no carriers known: the carrier ports are not restricted")
+    nosyn = protected if protected is not None else sorted(set(country_ports + carrier_ports))
     return Ruleset(protected, protocols, country_ports, carrier_ports if carrier_on else [], mgmt,
-                   cfg.get_int("firewall", "priority", -10), sets, rin, rsip, warnings)
+                   cfg.get_int("firewall", "priority", -10), sets, rin, rsip, warnings, nosyn)

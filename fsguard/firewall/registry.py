@@ -1,0 +1,36 @@
+"""The one place a firewall backend is chosen: ``[firewall] backend`` -> its class.
+
+Adding a backend = one module with a :class:`fsguard.firewall.backend.Backend` subclass + one line
+here. Classes are imported on first use, so choosing a backend loads only that backend's module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from fsguard.firewall import FirewallError
+
+if TYPE_CHECKING:
+    from fs_python.config import Config
+    from fsguard.firewall.backend import Backend
+
+DEFAULT = "nftables"
+BACKENDS: dict[str, str] = {
+    "nftables": "fsguard.firewall.nft:NftBackend",
+    "iptables": "fsguard.firewall.ipt:IptBackend",
+    "dry-run": "fsguard.firewall.dryrun:DryRunBackend",
+}
+
+
+def backend_name(cfg: Config) -> str:
+    name = cfg.get("firewall", "backend", DEFAULT) or DEFAULT
+    if name not in BACKENDS:
+        raise FirewallError(f"[firewall] backend: must be one of {', '.join(BACKENDS)}, not {name!r}")
+    return name
+
+
+def get(cfg: Config) -> Backend:
+    module, _, cls = BACKENDS[backend_name(cfg)].partition(":")
+    backend: Backend = getattr(importlib.import_module(module), cls)(cfg)
+    return backend
