@@ -8,6 +8,10 @@ Each tick (default every 5 s):
    failures from whitelisted addresses are counted per user identity in ``v_fsguard_offenders``.
 3. **queue**: ``fsguard.queue.process_pending(cfg, store)``.
 
+After step 1 the same registrations keep the firewall's accept sets current
+(:mod:`fsguard.firewall.accept`: element adds/deletes, never a reload; skipped with
+``[fail2ban] firewall = off``).
+
 A step that fails is logged and retried next tick; the last good state stays in force.
 """
 
@@ -26,6 +30,7 @@ from fsguard.cluster import hooks as cluster_hooks
 from fsguard.f2b import armed, render
 from fsguard.f2b.client import Client, Fail2banError
 from fsguard.f2b.ignoresync import IgnoreSync, canon
+from fsguard.firewall.accept import AcceptSync
 
 if TYPE_CHECKING:
     from fs_python.config import Config
@@ -47,6 +52,7 @@ class TickResult:
     queue: int = 0
     repaired: list[str] = field(default_factory=list)
     skipped: int = 0  # evidence records the store refused (the rest of the batch is kept)
+    accept_changes: int = 0  # registered addresses added to / removed from the kernel accept sets
     errors: list[str] = field(default_factory=list)
 
 
@@ -66,6 +72,8 @@ class Service:
         self._pos: tuple[int, int] | None = None  # (inode, offset)
         self._armed_at = 0.0
         self.armed_interval = float(cfg.get_int(render.SECTION, "armed_check_interval", 30))
+        fw_on = cfg.get(render.SECTION, "firewall", "on").lower() not in ("off", "0", "false", "no")
+        self.accept = AcceptSync(cfg, netns=cfg.get(render.SECTION, "netns", "") or None) if fw_on else None
 
     # -- 1. ignore sync (fsguard.f2b.ignoresync) ------------------------------------------------
     def wanted(self, now: float) -> set[str]:
@@ -164,6 +172,12 @@ class Service:
             self.sync_ignore(now, result)
         except (Fail2banError, OSError) as exc:
             result.errors.append(f"ignore sync: {exc}")
+        if self.accept is not None:
+            try:
+                synced = self.accept.sync(self.ignore._regs, now)  # the rows the ignore sync just read
+                result.accept_changes = len(synced.added) + len(synced.removed)
+            except Exception as exc:  # the last good accept set stays in the kernel
+                result.errors.append(f"accept sync: {type(exc).__name__}: {exc}")
         try:
             self.keep_armed(now, result)
         except Exception as exc:  # a failing check never stops the loop
