@@ -184,6 +184,10 @@ class Recorder:
             self.holds.put(ip, self.jail, None if seconds is None else start + seconds)
             try:
                 self._kernel(ip)
+                if self.firewall:  # IPv6: N banned addresses in one /64 ban the /64 (never raises)
+                    from fsguard.firewall import escalate
+
+                    escalate.after_ban(self.cfg, ip, seconds if seconds and seconds > 0 else None, netns=self.netns)
             except Exception as exc:
                 fw_error = exc
                 kernel = f"failed: {type(exc).__name__}: {exc}"
