@@ -118,3 +118,34 @@ def test_nft_command_fallback_when_netlink_fails(lab: Lab, tmp_path: Path, monke
     assert bans.is_banned(cfg, "198.18.7.20", netns=lab.pbx)
     bans.del_ban(cfg, "198.18.7.20", netns=lab.pbx)
     assert not bans.is_banned(cfg, "198.18.7.20", netns=lab.pbx)
+
+
+def test_ipv6_escalation_decision_dry_run(tmp_path: Path) -> None:
+    from fsguard.firewall import escalate
+
+    cfg = _cfg(tmp_path, "dry-run")
+    cfg.parser.set("firewall", "ipv6_prefix_ban_after", "2")
+    state = cfg.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "whitelist.json").write_text('{"entries": [{"cidr": "2001:db8:1:2::/63", "source": "allow"}]}')
+    bans.add_ban(cfg, "198.18.7.1", 60)
+    assert escalate.after_ban(cfg, "198.18.7.1", 60) is None  # IPv4: never
+    for i in (1, 2):
+        bans.add_ban(cfg, f"2001:db8:1:1::{i}", 60)
+    assert escalate.after_ban(cfg, "2001:db8:1:1::2", 60) == "2001:db8:1:1::/64"
+    assert escalate.prefix_banned(cfg, "2001:db8:1:1::77") == "2001:db8:1:1::/64"
+    for i in (1, 2):  # an admin whitelist network overlapping the /64 shields it
+        bans.add_ban(cfg, f"2001:db8:1:2::{i}", 60)
+    assert escalate.after_ban(cfg, "2001:db8:1:2::2", 60) is None
+    cfg.parser.set("firewall", "ipv6_prefix_ban_after", "0")  # off
+    for i in (1, 2):
+        bans.add_ban(cfg, f"2001:db8:1:4::{i}", 60)
+    assert escalate.after_ban(cfg, "2001:db8:1:4::2", 60) is None
+
+
+def test_registry_one_class_per_backend(tmp_path: Path) -> None:
+    from fsguard.firewall import backend, registry
+
+    for name in registry.BACKENDS:
+        b = registry.get(_cfg(tmp_path, name))
+        assert isinstance(b, backend.Backend) and b.name == name

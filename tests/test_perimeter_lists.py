@@ -120,7 +120,8 @@ def test_memberships(tmp_path: Path) -> None:
     got = membership.memberships(cfg, "198.51.100.9", store=store)
     kinds = {(m.list_name, m.source) for m in got}
     assert kinds == {("whitelist", "allow"), ("blacklist", "deny"), ("feed", "local"),
-                     ("country", "RIR delegation files")}
+                     ("country", "RIR delegation files"), ("decision", "firewall")}
+    assert got[-1].detail == "accepted on the SIP ports: admin whitelist"  # the whitelist wins
     assert any("outside the allowed countries (NL)" in m.detail for m in got)
     assert any(m.detail == "admin whitelist 198.51.100.9/32 (customer)" for m in got)
     car = membership.memberships(cfg, "203.0.113.7", store=store)

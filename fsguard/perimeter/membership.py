@@ -1,4 +1,9 @@
-"""Contract 5: which of fsguard's lists an address is in, and why (for ``fsguard why``)."""
+"""Contract 5: which of fsguard's lists an address is in, and why (for ``fsguard why``).
+
+The last row (list ``decision``) names the firewall rule that decides for the SIP ports, in the
+ruleset's order (``firewall/ruleset.py``): ban, whitelist, carrier, admin blacklist,
+registration, feed, country.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Membership:
-    list_name: str  # whitelist | blacklist | feed | country | carrier
-    source: str  # allow | deny | <feed name> | RIR delegation files | config | fusionpbx:<acl>
+    list_name: str  # whitelist | blacklist | registration | feed | country | carrier | ipv6-prefix | decision
+    source: str  # allow | deny | <feed name> | RIR delegation files | config | fusionpbx:<acl> | freeswitch
     detail: str
 
 
@@ -61,6 +66,14 @@ def memberships(cfg: Config, ip: str, *, store: Store | None = None) -> list[Mem
             if lo <= value <= hi:
                 out.append(Membership("feed", name, f"listed by feed {name} as {', '.join(range_text(lo, hi, fam))}"))
                 break
+    from fs_python import whitelist
+
+    for reason in whitelist.check(ip, state_dir=cfg.state_dir).reasons:
+        if reason.startswith("registered "):
+            out.append(Membership("registration", "freeswitch", reason))
+    net = _prefix_ban(cfg, ip)
+    if net:
+        out.append(Membership("ipv6-prefix", "fail2ban", f"inside the banned /64 {net} (IPv6 escalation)"))
     cd = countries.load(cfg)
     if cd.countries and cd.available:
         codes = ", ".join(cd.countries)
@@ -69,4 +82,39 @@ def memberships(cfg: Config, ip: str, *, store: Store | None = None) -> list[Mem
         else:
             out.append(Membership("country", "RIR delegation files",
                                   f"outside the allowed countries ({codes}): refused on the country ports"))
+    out.append(Membership("decision", "firewall", decide(out)))
     return out
+
+
+def _prefix_ban(cfg: Config, ip: str) -> str | None:
+    if cfg.get("fail2ban", "firewall", "on").lower() in ("off", "0", "false", "no"):
+        return None
+    try:
+        from fsguard.firewall import escalate
+
+        return escalate.prefix_banned(cfg, ip, netns=cfg.get("fail2ban", "netns") or None)
+    except Exception:  # no kernel access / no ruleset: the per-address ban check still answers
+        return None
+
+
+# the first rule that matches decides, as in the ruleset (a per-address fail2ban ban comes first
+# of all and is reported by ``fsguard why`` itself)
+_ORDER = (
+    ("ipv6-prefix", "dropped on the SIP ports: banned /64"),
+    ("whitelist", "accepted on the SIP ports: admin whitelist"),
+    ("carrier", "accepted on the SIP ports: carrier"),
+    ("blacklist", "dropped on the SIP ports: admin blacklist (wins over a registration)"),
+    ("registration", "accepted on the SIP ports: live registration (ahead of feeds and countries)"),
+    ("feed", "dropped on the SIP ports: block-list feed"),
+)
+
+
+def decide(found: list[Membership]) -> str:
+    """Which rule decides for this address's packets to the SIP ports (unless fail2ban bans it)."""
+    kinds = {m.list_name for m in found}
+    for kind, text in _ORDER:
+        if kind in kinds:
+            return text
+    if any(m.list_name == "country" and m.detail.startswith("outside") for m in found):
+        return "dropped on the country ports: outside the allowed countries"
+    return "accepted on the SIP ports (no list matches; the carrier ports take carriers only)"
