@@ -17,7 +17,7 @@ from typing import Any
 from fs_python import config
 from fsguard.cluster import publish
 from fsguard.cluster.listener import Listener
-from fsguard.cluster.node import Runtime
+from fsguard.cluster.node import Runtime, lists_refresh
 from fsguard.f2b.action import Recorder
 from fsguard.firewall import bans
 from tests.fsg4net import Lab
@@ -81,7 +81,8 @@ class Node:
         store = "".join(f"{k} = {db[k]}\n" for k in ("host", "port", "dbname", "user", "password") if db.get(k))
         self.path = base / f"{name}.conf"
         self.path.write_text(f"[fsguard]\nstate_dir = {self.state}\n[store]\nkind = pgsql\n{store}"
-                             f"[firewall]\nbackend = nftables\n[fail2ban]\nnetns = {self.lab.pbx}\n"
+                             "[feeds]\naccept_test_ranges = yes\n[firewall]\nbackend = nftables\n"
+                             f"[fail2ban]\nnetns = {self.lab.pbx}\n"
                              f"socket = {base / name / 'none.sock'}\njail_dir =\n[cluster]\nnode = {name}\n")
         self.cfg = config.load(self.path)
         self.on_applied = on_applied
@@ -89,7 +90,8 @@ class Node:
         self.recorder = Recorder("fsguard-sip", config=str(self.path), netns=self.lab.pbx)
 
     def start(self, wait: float = 10.0) -> bool:
-        listener = Listener(self.cfg, fail2ban_unban=None, on_applied=self.on_applied)
+        listener = Listener(self.cfg, fail2ban_unban=None, lists_changed=lists_refresh(self.cfg),
+                            on_applied=self.on_applied)
         self.rt = Runtime(self.cfg, listener=listener)
         return self.rt.start(wait)
 

@@ -149,6 +149,43 @@ def test_decisions_replayed_twice_make_one_row(nodes: list[Node]) -> None:
         store.close()
 
 
+def test_admin_list_change_on_a_reaches_b_kernel(nodes: list[Node]) -> None:
+    from fsguard.cluster import hooks
+    from fsguard.firewall import engine
+    from fsguard.perimeter import lists
+
+    a, b, _ = nodes
+    engine.apply(b.cfg, netns=b.lab.pbx)  # B runs its ruleset
+    assert "192.0.2.0/24" not in b.lab.exec_pbx("nft", "list", "table", "inet", "fsguard").stdout
+    store = _store(a)
+    try:
+        lists.add(store, a.cfg, "deny", "192.0.2.0/24", "scanner net")  # `fsguard deny add` on A
+    finally:
+        store.close()
+    hooks.lists_changed(a.cfg)
+    assert b.rt is not None
+    assert wait_until(lambda: ("lists", "None", "a") in b.rt.listener.seen)  # type: ignore[union-attr]
+    assert not b.rt.listener.errors, list(b.rt.listener.errors)
+    assert "192.0.2.0/24" in b.lab.exec_pbx("nft", "list", "table", "inet", "fsguard").stdout
+
+
+def test_cluster_status_command(nodes: list[Node], capsys: pytest.CaptureFixture[str]) -> None:
+    from fsguard.cli import main
+
+    a, b, c = nodes
+    a.ban(SCANNER)
+    assert wait_until(lambda: b.banned(SCANNER) and c.banned(SCANNER))
+    for n in nodes:
+        assert n.rt is not None and n.rt.tick() == []
+    assert main(["--config", str(b.path), "--json", "cluster", "status"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["node"] == "b" and res["database"] == "ok" and res["local_outbox"] == 0
+    by = {n["node"]: n for n in res["nodes"]}
+    assert set(by) == {"a", "b", "c"} and all(n["alive"] for n in by.values())
+    assert by["a"]["bans_in_force"] == 1 and by["b"]["bans_in_force"] == 0
+    assert by["b"]["apply_lag"] is not None and by["b"]["apply_lag"] >= 0
+
+
 @pytest.fixture
 def private_pg() -> Iterator[PrivatePG]:
     if why:

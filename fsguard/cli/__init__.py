@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fsguard.cli import drill, fail2ban, feeds, firewall, install, lists, status
+from fsguard.cli import cluster, drill, fail2ban, feeds, firewall, install, lists, status
 from fsguard.cli.exitcodes import Exit
 
 # Areas, in the order their commands are listed in --help.
-AREAS = (lists, feeds, firewall, fail2ban, install, drill, status)
+AREAS = (lists, feeds, firewall, fail2ban, install, drill, status, cluster)
 
 
 def build_parser() -> argparse.ArgumentParser:
