@@ -65,7 +65,9 @@ def _w(root: Path, rel: str, text: str | bytes, mode: int = 0o644) -> None:
 def with_fail2ban(root: Path) -> None:
     """The host's real fail2ban config (Debian package), minus Debian's sshd jail (no auth.log here)."""
     if Path("/etc/fail2ban/jail.conf").exists():
-        shutil.copytree("/etc/fail2ban", root / "etc/fail2ban", symlinks=True)
+        # never fsguard's own files: the host may run fsguard (or another test's service) itself
+        shutil.copytree("/etc/fail2ban", root / "etc/fail2ban", symlinks=True,
+                        ignore=shutil.ignore_patterns("fsguard*", "__pycache__"))
         (root / "etc/fail2ban/jail.d/defaults-debian.conf").unlink(missing_ok=True)
 
 

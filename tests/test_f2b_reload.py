@@ -179,3 +179,49 @@ def test_service_rearms_a_jail_whose_action_fail2ban_dropped(tmp_path: Path, net
     finally:
         server.stop()
         store.close()
+
+
+def test_uninstall_release_leaves_fail2ban_clean(tmp_path: Path, netns: str) -> None:
+    """Uninstall lifts fsguard's bans through fail2ban (while fsguard's store still exists), deletes
+    them from fail2ban's database and stops fsguard's jails: a re-install restores no old ban."""
+    import sqlite3
+
+    from fsguard.install import f2bhost, installer
+
+    cfg, conf, log = _setup(tmp_path, netns)
+    kernel = lambda ip: bans.is_banned(cfg, ip, netns=netns)  # noqa: E731
+    db = tmp_path / "f2b.sqlite3"
+    server = Server(conf)
+    server.start()
+    store = open_store(cfg)
+    try:
+        _scan(log, A)
+        assert _wait(lambda: kernel(A) and bool(evidence.active_bans(store, A))), server.log()[-2000:]
+        fsc = Client(conf / "fail2ban.sock")
+        assert _wait(lambda: sqlite3.connect(db).execute("select count(*) from bans").fetchone()[0] > 0)
+        t = installer.default_target("freeswitch")
+        t.root = tmp_path
+        steps = f2bhost.release(t, fsc)
+        assert [s.status for s in steps] == ["done", "done"], steps
+        assert "1 bans lifted" in steps[0].detail
+        assert not kernel(A) and not evidence.active_bans(store, A)
+        assert not [j for j in fsc.jails() if j.startswith("fsguard")]
+        con = sqlite3.connect(db)
+        assert con.execute("select count(*) from bans").fetchone()[0] == 0
+        assert con.execute("select count(*) from bips").fetchone()[0] == 0
+        con.close()
+    finally:
+        server.stop()
+    server = Server(conf)  # "re-install": the same jails start again, with no old ban
+    seen = len(server.log())
+    server.start()
+    try:
+        fsc = Client(conf / "fail2ban.sock")
+        assert fsc.jails() == ["fsguard-auth", "fsguard-scan"]
+        _scan(log, B)  # wait for a new ban: by then restored ones would have been re-applied
+        assert _wait(lambda: kernel(B)), server.log()[-2000:]
+        assert not fsc.is_banned("fsguard-scan", A) and not kernel(A)
+        assert "Restore Ban" not in server.log()[seen:]
+    finally:
+        server.stop()
+        store.close()

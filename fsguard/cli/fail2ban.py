@@ -38,6 +38,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("service", help="run fsguard's background loop (ignore sync, offenders, queue)")
     p.add_argument("--once", action="store_true", help="one tick, then exit")
     p.add_argument("--interval", type=float, default=5.0)
+    p.add_argument("--if-not-running", action="store_true",
+                   help="exit quietly when a service loop already runs (cron starts it every minute)")
     p.set_defaults(func=cmd_service)
 
 
@@ -293,6 +295,20 @@ def cmd_service(args: argparse.Namespace) -> int:
     except Exception as exc:
         output.error(str(exc))
         return int(Exit.STORE_ERROR)
+    lock = None
+    if not args.once:
+        # one loop per host: cron may start one every minute (`--if-not-running`)
+        import fcntl
+
+        lock = open(cfg.state_dir / "service.lock", "a")  # noqa: SIM115 (held for the process's life)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            store.close()
+            if args.if_not_running:
+                return int(Exit.OK)
+            output.error(f"another `fsguard service` is running (lock {cfg.state_dir / 'service.lock'})")
+            return int(Exit.FAIL2BAN_ERROR)
     svc = Service(cfg, store)
     if args.once:
         res = svc.tick()

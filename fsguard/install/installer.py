@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fs_python import config as fsconfig
-from fsguard.install import fusion, live, rows, sources, sqlgen
+from fsguard.install import f2bhost, fusion, live, rows, sources, sqlgen
 from fsguard.install.files import (
     Desired,
     FileJournal,
@@ -105,7 +105,7 @@ def _open_store(t: Target) -> Store | None:
     return store
 
 
-def _desired(t: Target) -> tuple[list[Desired], list[str]]:
+def _desired(t: Target) -> tuple[list[Desired], list[str], fsconfig.Config]:
     cfg_real = t.r(CONFIG)
     try:
         existing = fsconfig.load(cfg_real) if cfg_real.exists() else None
@@ -135,7 +135,7 @@ def _desired(t: Target) -> tuple[list[Desired], list[str]]:
         files += got
         notes += n
     got, n = sources.fail2ban(t, cfg)
-    return files + got, notes + n
+    return files + got, notes + n, cfg
 
 
 def _config_from(text: bytes, path: Path) -> fsconfig.Config:
@@ -170,7 +170,8 @@ def install(root: str | Path = "/", *, dry_run: bool = False, force: bool = Fals
 
 
 def _install(t: Target, *, dry_run: bool, force: bool) -> Result:
-    desired, notes = _desired(t)
+    desired, notes, cfg = _desired(t)
+    f2bhost.check_backend(cfg)
     manifest = Manifest.load(t.r(STATE_DIR))
     backups = t.r(STATE_DIR) / "install-backups"
     file_ops = plan_install(desired, manifest, t.r, backups, force=force)
@@ -203,7 +204,7 @@ def _install(t: Target, *, dry_run: bool, force: bool) -> Result:
                 journal.apply(fop)
                 _record(manifest, fop, journal, backups, t)
             if any(o.path.startswith("/etc/fail2ban/") for o in changing):
-                step = live.fail2ban_test(t)
+                step = f2bhost.config_test(t)
                 res.steps.append(vars(step))
                 if step.status == "failed":
                     raise InstallError(f"fail2ban-client -t failed, nothing installed:\n{step.detail}")
@@ -223,7 +224,7 @@ def _install(t: Target, *, dry_run: bool, force: bool) -> Result:
         if store is not None:
             store.close()
     res.changed = True
-    _after(t, res, changing, bool(row_ops))
+    _after(t, res, changing, bool(row_ops), cfg)
     return res
 
 
@@ -289,7 +290,8 @@ def _record(manifest: Manifest, op: FileOp, journal: FileJournal, backups: Path,
                 manifest.data["dirs"] = sorted(set(manifest.data["dirs"]) | {str(parent)})
 
 
-def _after(t: Target, res: Result, changing: list[FileOp], rows_changed: bool) -> None:
+def _after(t: Target, res: Result, changing: list[FileOp], rows_changed: bool,
+           cfg: fsconfig.Config | None = None) -> None:
     paths = [o.path for o in changing]
     if t.kind == "fusionpbx" and rows_changed:
         res.steps.append(vars(live.clear_fusion_cache(t)))
@@ -298,7 +300,7 @@ def _after(t: Target, res: Result, changing: list[FileOp], rows_changed: bool) -
         res.steps.append(vars(live.fs_cli(t, "reloadxml")))
         res.steps.append(vars(live.fs_cli(t, "sofia profile internal rescan")))
     if any(p.startswith("/etc/fail2ban/") for p in paths):
-        res.steps.append(vars(live.fail2ban_reload(t)))
+        res.steps += [vars(s) for s in f2bhost.reload(t, cfg)]
     units = [Path(p).name for p in paths if p.startswith("/etc/systemd/system/")]
     if units and res.action == "install":
         res.steps += [vars(s) for s in live.systemd(t, units, enable=True)]
@@ -340,6 +342,9 @@ def _uninstall(t: Target, *, dry_run: bool, force: bool, keep_data: bool) -> Res
     units = [Path(o.path).name for o in changing if o.path.startswith("/etc/systemd/system/") and o.action == "delete"]
     if units:  # stop fsguard's services before their files go
         res.steps += [vars(s) for s in live.systemd(t, units, enable=False)]
+    if any(o.path.startswith("/etc/fail2ban/") for o in changing):
+        # fail2ban's jails still write to fsguard's tables (unbans): release them before those go
+        res.steps += [vars(s) for s in f2bhost.release(t)]
     journal = FileJournal(t.r)
     try:
         with store.transaction() if store is not None else contextlib.nullcontext():
@@ -387,7 +392,7 @@ def render(root: str | Path, *, kind: str = "") -> Result:
         except PreflightError:
             t = default_target(kind or "freeswitch")
         t.root = dest
-    desired, notes = _desired(t)
+    desired, notes, _cfg = _desired(t)
     res = Result("render", t.kind, str(dest), notes=notes)
     for d in desired:
         real = t.r(d.path)

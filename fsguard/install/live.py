@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,41 +62,6 @@ def fs_cli(t: Target, command: str) -> Step:
     if out.startswith("-ERR"):
         return Step(f"fs_cli {command}", "failed", out[:200])
     return Step(f"fs_cli {command}", "done", out[:200])
-
-
-def fail2ban_test(t: Target) -> Step:
-    """``fail2ban-client -t`` on the tree just written: must pass before anything reloads."""
-    conf = t.r("/etc/fail2ban")
-    exe = shutil.which("fail2ban-client")
-    if exe is None or not (conf / "jail.conf").exists():
-        return Step("fail2ban-client -t", "skipped", "fail2ban not installed")
-    if t.live:
-        rc, out = _run([exe, "-c", str(conf), "-t"], timeout=120)
-        return Step("fail2ban-client -t", "done" if rc == 0 else "failed", out[-2000:])
-    # A target tree: fail2ban checks that log files exist, at the host paths the jails name. Test a
-    # copy whose fsguard jails point at the tree's own log instead.
-    with tempfile.TemporaryDirectory(prefix="fsguard-f2b-") as tmp:
-        copy = Path(tmp) / "fail2ban"
-        shutil.copytree(conf, copy, symlinks=True)
-        for jail in copy.glob("jail.d/fsguard*"):
-            text = jail.read_text(encoding="utf-8")
-            jail.write_text(text.replace(f"logpath = {t.log_file}\n", f"logpath = {t.r(t.log_file)}\n"),
-                            encoding="utf-8")
-        rc, out = _run([exe, "-c", str(copy), "-t"], timeout=120)
-    return Step("fail2ban-client -t", "done" if rc == 0 else "failed", out[-2000:])
-
-
-def fail2ban_reload(t: Target) -> Step:
-    if not t.live:
-        return Step("fail2ban reload", "skipped", f"target tree {t.root}, not the live host")
-    exe = shutil.which("fail2ban-client")
-    if exe is None:
-        return Step("fail2ban reload", "skipped", "fail2ban not installed")
-    rc, out = _run([exe, "ping"], timeout=10)
-    if rc != 0:
-        return Step("fail2ban reload", "skipped", "fail2ban server not running")
-    rc, out = _run([exe, "reload"], timeout=120)
-    return Step("fail2ban reload", "done" if rc == 0 else "failed", out[-500:])
 
 
 def systemd(t: Target, units: list[str], *, enable: bool) -> list[Step]:

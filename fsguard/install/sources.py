@@ -255,16 +255,24 @@ def systemd_units(t: Target) -> tuple[list[Desired], list[str]]:
     """Units: templates other areas ship (fsguard/data/systemd/fsguard*.{service,timer}), plus
     fsguard.service for the service loop. ``@FSGUARD@`` becomes the CLI wrapper's path."""
     cron = PKG_DIR / "data" / "cron" / "fsguard"
-    if not t.r("/etc/systemd").is_dir() and t.r("/etc/cron.d").is_dir() and cron.is_file():
-        # A host without systemd: the cron.d alternative for the firewall and the feed refresh.
+    # Whether systemd is *running* (its runtime dir), not whether /etc/systemd exists: Debian has
+    # /etc/systemd in containers and chroots where nothing would ever start the units.
+    running = t.r("/run/systemd/system").is_dir()
+    if not running and t.r("/etc/cron.d").is_dir() and cron.is_file():
+        # The cron.d alternative: boot firewall, feed refresh, and the service loop (started every
+        # minute if not running; a second copy exits at once, see `fsguard service`).
         text = cron.read_text(encoding="utf-8").replace("@FSGUARD@", CLI)
         return [Desired("/etc/cron.d/fsguard", text.encode(), source="cron")], [
-            "no systemd: installed /etc/cron.d/fsguard; start `fsguard service` from your init system"]
+            "systemd is not running: installed /etc/cron.d/fsguard instead of units; cron starts the "
+            f"service loop (`{CLI} service`) within a minute and after every reboot (check: fsguard status)"]
     src = PKG_DIR / "data" / "systemd"
     units = {p.name: p.read_text(encoding="utf-8")
              for p in (sorted(src.glob("fsguard*")) if src.is_dir() else []) if p.suffix in (".service", ".timer")}
     units.setdefault("fsguard.service", SERVICE_UNIT)
-    notes = []
+    notes = [] if running else [
+        "systemd is not running and there is no /etc/cron.d: units written but nothing starts them; start "
+        f"`{CLI} service` (the service loop), `{CLI} firewall apply` at boot and `{CLI} feeds update` every 4 h "
+        "from your init system (check: fsguard status)"]
     if not any(n.endswith(".timer") for n in units):
         notes.append("systemd: no feed-refresh timer template in fsguard/data/systemd: run `fsguard feeds update` "
                      "from cron every 4 h")
