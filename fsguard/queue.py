@@ -9,7 +9,8 @@ Python handler (argument lists only, never a shell), and writes the outcome back
     allow <ip|cidr> [label] admin whitelist entry (and lift its bans), snapshot + firewall refresh
     deny <ip|cidr> [label]  admin blacklist entry, firewall refresh (both: the lists page's Add;
                             ``action_expires`` is the entry's expiry; perimeter.lists validates)
-    feeds_update            refresh every blacklist feed now, then the firewall
+    feeds_update            refresh every blacklist feed, then the firewall: in a child process
+                            with a time limit (fsguard.jobs), never inside the service tick
     firewall_apply          rebuild whitelist snapshot and ruleset (after list edits in the GUI)
 """
 
@@ -149,6 +150,14 @@ def _list_add(cfg: Config, store: Store, req: Request) -> str:
 
 
 def feeds_update(cfg: Config, store: Store, req: Request) -> str:
+    from fsguard import jobs
+
+    jobs.spawn_feeds(cfg, req.uuid, time.time())
+    raise jobs.Deferred()
+
+
+def feeds_update_now(cfg: Config, store: Store) -> str:
+    """The refresh itself (in the child :mod:`fsguard.jobs` starts)."""
     from fsguard.perimeter import update
 
     results = update.update_all(cfg, store)
@@ -165,10 +174,13 @@ HANDLERS: dict[str, Handler] = {"unban": unban, "allow": _list_add, "deny": _lis
                                 "feeds_update": feeds_update, "firewall_apply": firewall_apply}
 
 
-def _finish(store: Store, uuid: str, status: str, message: str) -> None:
+def finish(store: Store, uuid: str, status: str, message: str) -> None:
     store.execute("update v_fsguard_actions set action_status = :s, action_result = :r, update_date = :d "
                   "where fsguard_action_uuid = :u",
                   {"s": status, "r": message[:MAX_RESULT], "d": _audit(), "u": uuid})
+
+
+_finish = finish
 
 
 def _audit() -> str:
@@ -178,17 +190,30 @@ def _audit() -> str:
 
 
 def process_pending(cfg: Config, store: Store, *, limit: int = 20,
-                    handlers: dict[str, Handler] | None = None) -> list[ActionResult]:
-    """Validate, claim and run up to ``limit`` pending requests, oldest first."""
+                    handlers: dict[str, Handler] | None = None, now: float | None = None,
+                    budget: float = 3.0) -> list[ActionResult]:
+    """Validate, claim and run pending requests, oldest first: at most ``limit``, and no new one
+    once ``budget`` seconds are spent (the rest wait for the next tick: the tick stays short).
+    First the outcome of children (feed refresh) and rows left running by a stopped service."""
+    from fsguard import jobs
+
+    now = time.time() if now is None else now
+    jobs.reap(store, now)
+    jobs.fail_stale(store, cfg, now)
     table = handlers or HANDLERS
     rows = store.query("select * from v_fsguard_actions where action_status = 'pending' "
                        "order by insert_date, fsguard_action_uuid limit :n", {"n": limit})
     out: list[ActionResult] = []
+    began = time.monotonic()
     for row in rows:
+        if time.monotonic() - began > budget:
+            break
         uuid = str(row["fsguard_action_uuid"])
-        # Claim first: two service instances never run the same request twice.
-        if store.execute("update v_fsguard_actions set action_status = 'running' "
-                         "where fsguard_action_uuid = :u and action_status = 'pending'", {"u": uuid}) != 1:
+        # Claim first: two service instances never run the same request twice. The claim time
+        # tells jobs.fail_stale how long a row has been running.
+        if store.execute("update v_fsguard_actions set action_status = 'running', update_date = :d "
+                         "where fsguard_action_uuid = :u and action_status = 'pending'",
+                         {"u": uuid, "d": jobs.iso(now)}) != 1:
             continue
         try:
             req = validate(row)
@@ -200,6 +225,9 @@ def process_pending(cfg: Config, store: Store, *, limit: int = 20,
         try:
             msg = table[req.action](cfg, store, req)
             status = "done"
+        except jobs.Deferred:
+            out.append(ActionResult(uuid, req.action, req.argument, "running", "started in the background"))
+            continue
         except QueueError as exc:
             msg, status = str(exc), "rejected"
         except Exception as exc:  # a failed action is reported to the GUI, never kills the service

@@ -189,7 +189,7 @@ class Service:
         try:
             from fsguard import queue
 
-            result.queue = len(queue.process_pending(self.cfg, self.store))
+            result.queue = len(queue.process_pending(self.cfg, self.store, now=now))
         except Exception as exc:
             result.errors.append(f"queue: {type(exc).__name__}: {exc}")
         if int(now) % 3600 < 5:
