@@ -68,7 +68,7 @@ def spawn_feeds(cfg: Config, uuid: str, now: float) -> Child:
     code = "import sys; sys.path.insert(0, sys.argv[1]); from fsguard import jobs; jobs.child_main(sys.argv[2:])"
     lim = limit(cfg)
     proc = subprocess.Popen([sys.executable, "-I", "-c", code, root, str(cfg.path), uuid, str(lim)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,  # stderr: the journal
                             close_fds=True, start_new_session=True)
     child = Child(uuid, proc, now, lim)
     CHILDREN[uuid] = child

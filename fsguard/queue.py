@@ -113,7 +113,7 @@ def _fail2ban_unban(ip: str) -> str:
     if exe is None:
         return "fail2ban not installed"
     try:
-        proc = subprocess.run([exe, "unban", ip], capture_output=True, text=True, timeout=30, check=False)
+        proc = subprocess.run([exe, "unban", ip], capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"fail2ban: {exc}"
     return "fail2ban: unbanned" if proc.returncode == 0 else f"fail2ban: {(proc.stderr or proc.stdout).strip()[:120]}"

@@ -352,3 +352,45 @@ def test_dashboard_says_when_the_kernel_did_not_block(app: App) -> None:
     dash = app.render("fsguard_dashboard.php")
     assert "fsguard-auth (NOT blocked in the kernel: failed: NetlinkError: &lt;b&gt;x&lt;/b&gt;)" in dash
     assert dash.count("NOT blocked in the kernel") == 1
+
+
+def test_feeds_page_never_shows_the_apiban_key(app: App, tmp_path: Path) -> None:
+    """Attack 10: the APIBAN key was in the feed error text on the feeds page. A real failing
+    APIBAN server (loopback), the real update writing FusionPBX's PostgreSQL, the page rendered."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    from fs_python import config
+    from fsguard.perimeter import update
+
+    key = "TopSecretKey0123456789"
+
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *a: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = f"key {key} is not valid at {self.path}".encode()
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        p = tmp_path / "feeds.conf"
+        p.write_text(f"[fsguard]\nstate_dir = {tmp_path / 'fstate'}\n[feeds]\nvoipbl = no\nretries = 0\ntimeout = 5\n"
+                     f"apiban_key = {key}\napiban_url = http://127.0.0.1:{httpd.server_port}/api\n")
+        store = Store.pgsql(host=app.db["host"], port=app.db["port"], user=app.db["user"],
+                            password=app.db["password"], dbname=app.db["dbname"])
+        try:
+            [res] = update.update_all(config.load(p), store)
+        finally:
+            store.close()
+    finally:
+        httpd.shutdown()
+    assert res.status == "failed" and "HTTP 500" in res.error
+    page = app.render("fsguard_feeds.php")
+    assert "apiban" in page and "HTTP 500" in page and key not in page
+    assert not any(key in str(v) for row in app.q("select * from v_fsguard_feeds") for v in row)
