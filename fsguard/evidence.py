@@ -158,30 +158,67 @@ def _each_or_skip(store: Store, items: list[Any], write: Callable[[Any], None], 
     return skipped
 
 
-def add_offences(store: Store, counts: dict[tuple[str, str, str], tuple[int, float, float, str, str]]) -> int:
+OVERFLOW_IDENTITY = "(other identities)"  # the one row that counts identities beyond the cap
+OFFENDER_IDENTITIES = 200  # distinct identities kept per address (default of [service] offender_identities)
+OFFENDERS_KEEP = 30 * 86400  # rows not seen for this long are pruned
+
+_UPSERT = (
+    "insert into v_fsguard_offenders (fsguard_offender_uuid, ip_address, user_identity, event_kind, failure_count,"
+    " first_seen, last_seen, user_agent, whitelist_reason, insert_date)"
+    " values (:id, :ip, :u, :k, :n, :first, :last, :ua, :r, :d)"
+    " on conflict (ip_address, user_identity, event_kind) do update set"
+    " failure_count = v_fsguard_offenders.failure_count + excluded.failure_count,"
+    " last_seen = excluded.last_seen, user_agent = excluded.user_agent,"
+    " whitelist_reason = excluded.whitelist_reason"
+)
+
+
+def add_offences(store: Store, counts: dict[tuple[str, str, str], tuple[int, float, float, str, str]],
+                 cap: int = OFFENDER_IDENTITIES) -> int:
     """Upsert offender rows: key (ip, identity, kind) -> (count, first, last, user agent, reason).
-    Returns how many were skipped (refused by the store)."""
+    Returns how many were skipped (refused by the store).
 
-    def one(item: tuple[tuple[str, str, str], tuple[int, float, float, str, str]]) -> None:
-        (ip, ident_raw, kind), (n, first, last, ua_raw, reason_raw) = item
-        ident, ua = stored_text(ident_raw, 200), stored_text(ua_raw)
-        reason = stored_text(reason_raw, 300)
-        row = store.query_one(
-            "select fsguard_offender_uuid, failure_count from v_fsguard_offenders "
-            "where ip_address = :ip and user_identity = :u and event_kind = :k",
-            {"ip": ip, "u": ident, "k": kind})
-        if row is None:
-            store.insert("v_fsguard_offenders", {
-                "ip_address": ip, "user_identity": ident, "event_kind": kind, "failure_count": n,
-                "first_seen": first, "last_seen": last, "user_agent": ua, "whitelist_reason": reason,
-            })
-        else:
-            store.execute(
-                "update v_fsguard_offenders set failure_count = failure_count + :n, last_seen = :t, "
-                "user_agent = :ua, whitelist_reason = :r where fsguard_offender_uuid = :id",
-                {"n": n, "t": last, "ua": ua, "r": reason, "id": row["fsguard_offender_uuid"]})
+    Bounded whatever an attacker sends: at most ``cap`` distinct identities per address, the rest
+    are added to that address's one ``OVERFLOW_IDENTITY`` row. The cost is one indexed read of at
+    most ``cap`` identities per address in the batch plus one indexed upsert per distinct key:
+    independent of how many rows the table holds."""
+    from fsguard.store import audit_now, new_uuid
 
-    return _each_or_skip(store, list(counts.items()), one, "offenders")
+    by_ip: dict[str, list[tuple[str, str]]] = {}
+    for ip, ident, kind in counts:
+        by_ip.setdefault(ip, []).append((ident, kind))
+    stamp = audit_now()
+    rows: list[dict[str, Any]] = []
+    for ip, keys in by_ip.items():
+        known = {r["user_identity"] for r in store.query(
+            "select distinct user_identity from v_fsguard_offenders where ip_address = :ip limit :n",
+            {"ip": ip, "n": cap + 2})}
+        known.discard(OVERFLOW_IDENTITY)
+        merged: dict[tuple[str, str], tuple[int, float, float, str | None, str | None]] = {}
+        for ident_raw, kind in keys:
+            n, first, last, ua_raw, reason_raw = counts[(ip, ident_raw, kind)]
+            ident = stored_text(ident_raw, 200) or "-"
+            if ident not in known:
+                if len(known) >= cap:
+                    ident = OVERFLOW_IDENTITY
+                else:
+                    known.add(ident)
+            prev = merged.get((ident, kind))
+            if prev is not None:
+                n, first = n + prev[0], min(first, prev[1])
+            merged[(ident, kind)] = (n, first, last, stored_text(ua_raw), stored_text(reason_raw, 300))
+        rows += [{"id": new_uuid(), "ip": ip, "u": ident, "k": kind, "n": n, "first": first, "last": last,
+                  "ua": ua, "r": reason, "d": stamp}
+                 for (ident, kind), (n, first, last, ua, reason) in merged.items()]
+
+    def upsert(row: dict[str, Any]) -> None:
+        store.execute(_UPSERT, row)
+
+    return _each_or_skip(store, rows, upsert, "offenders")
+
+
+def prune_offenders(store: Store, older_than: float) -> int:
+    return int(store.execute("delete from v_fsguard_offenders where last_seen < :t", {"t": older_than}))
 
 
 def offenders(store: Store, ip: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -156,11 +156,36 @@ class Store:
         self.execute(f"insert into {table} ({cols}) values ({marks})", row)
         return str(row[t.key])
 
+    def _upgrade_unique(self) -> None:
+        """A database made before a table had its unique index may hold duplicates that would make
+        ``create unique index`` fail: merge them first (the ``sql/`` migration that adds the index)."""
+        for t in schema.TABLES:
+            if not t.unique:
+                continue
+            name = schema.unique_index_name(t)
+            if self.kind == "sqlite":
+                has_table = self.query_one("select 1 as x from sqlite_master where type = 'table' and name = :n",
+                                           {"n": t.name})
+                has_index = self.query_one("select 1 as x from sqlite_master where type = 'index' and name = :n",
+                                           {"n": name})
+            else:
+                has_table = self.query_one("select 1 as x from pg_tables where tablename = :n", {"n": t.name})
+                has_index = self.query_one("select 1 as x from pg_indexes where indexname = :n", {"n": name})
+            if not has_table or has_index:
+                continue
+            from fsguard.install import sqlgen
+
+            for _v, fname, sql in sqlgen.migrations(self.kind):
+                if name in sql and fname != "initial":
+                    for stmt in sqlgen.statements(sql):
+                        self.execute(stmt)
+
     def migrate(self) -> None:
         """Create fsguard's tables if missing, and add columns a newer schema has (idempotent):
         a store created by an older version must not refuse every insert that names a new column."""
         types = schema.PG_TYPES if self.kind == "pgsql" else schema.SQLITE_TYPES
         with self.transaction():
+            self._upgrade_unique()
             for stmt in schema.ddl(self.kind).split(";\n"):
                 if stmt.strip():
                     self.execute(stmt)

@@ -28,14 +28,21 @@ class Table:
     key: str
     columns: tuple[tuple[str, str], ...]  # (name, abstract type), key first, audit last
     indexes: tuple[str, ...] = ()
+    unique: tuple[str, ...] = ()  # one unique index over these columns (an upsert's conflict target)
 
     @property
     def column_names(self) -> list[str]:
         return [c for c, _ in self.columns]
 
 
-def _table(name: str, key: str, cols: tuple[tuple[str, str], ...], indexes: tuple[str, ...] = ()) -> Table:
-    return Table(name, key, ((key, "uuid"),) + cols + AUDIT, indexes)
+def _table(name: str, key: str, cols: tuple[tuple[str, str], ...], indexes: tuple[str, ...] = (),
+           unique: tuple[str, ...] = ()) -> Table:
+    return Table(name, key, ((key, "uuid"),) + cols + AUDIT, indexes, unique)
+
+
+def unique_index_name(t: Table) -> str:
+    return f"{t.name}_unique_idx"
+
 
 
 TABLES: tuple[Table, ...] = (
@@ -76,7 +83,9 @@ TABLES: tuple[Table, ...] = (
         ),
         ("list_name",),
     ),
-    # Failures from whitelisted addresses (one public IP, many phones), per user identity.
+    # Failures from whitelisted addresses (one public IP, many phones), per user identity: one row
+    # per (address, identity, kind), at most [service] offender_identities identities per address
+    # (the rest share one overflow row), rows not seen for [service] offenders_keep_days pruned.
     _table(
         "v_fsguard_offenders",
         "fsguard_offender_uuid",
@@ -90,7 +99,8 @@ TABLES: tuple[Table, ...] = (
             ("user_agent", "text"),
             ("whitelist_reason", "text"),
         ),
-        ("ip_address",),
+        ("last_seen",),
+        ("ip_address", "user_identity", "event_kind"),
     ),
     # Feed status for the GUI and `fsguard feeds`.
     _table(
@@ -225,4 +235,6 @@ def ddl(kind: str) -> str:
         out.append(f"create table if not exists {t.name} (\n" + ",\n".join(cols) + "\n);")
         for col in t.indexes:
             out.append(f"create index if not exists {t.name}_{col}_idx on {t.name} ({col});")
+        if t.unique:
+            out.append(f"create unique index if not exists {unique_index_name(t)} on {t.name} ({', '.join(t.unique)});")
     return "\n".join(out) + "\n"

@@ -51,7 +51,8 @@ create table if not exists v_fsguard_offenders (
 	update_date text,
 	update_user text
 );
-create index if not exists v_fsguard_offenders_ip_address_idx on v_fsguard_offenders (ip_address);
+create index if not exists v_fsguard_offenders_last_seen_idx on v_fsguard_offenders (last_seen);
+create unique index if not exists v_fsguard_offenders_unique_idx on v_fsguard_offenders (ip_address, user_identity, event_kind);
 create table if not exists v_fsguard_feeds (
 	fsguard_feed_uuid text primary key,
 	feed_name text,
