@@ -8,7 +8,7 @@ A line, as FreeSWITCH's mod_logfile writes it (consoleLog2 with file ``fsguard``
   whole physical log line (a folded Proxy-Authorization user name inside sofia's "Can't find user"
   record does it, see shared/reference/freeswitch.md section 3); without the token it cannot forge
   *ours*, so the filters that read these lines trust nothing else.
-- ``<kind>``: one of KINDS.
+- ``<kind>``: one of KINDS (jails count BAN_KINDS only).
 - ``<ip>``: the socket source address (``network-ip`` / ``sip_network_ip``), normalised by
   :mod:`ipaddress`, or ``-`` when FreeSWITCH gave none or an invalid one. It is the only value in a
   position a filter reads an address from, and nothing a SIP header says ever lands there.
@@ -32,7 +32,11 @@ LOG_FILE = "fsguard"  # what consoleLog2 shows as the source file: "fsguard:1"
 LOG_LINE = 1
 LOG_LEVEL = "WARNING"
 
-KINDS = ("not-found", "auth-failure", "ip-literal-domain", "acl-reject")
+KINDS = ("not-found", "auth-failure", "ip-literal-domain", "acl-reject", "registered-failure")
+# ``registered-failure``: an auth failure for an identity (user@domain) that registered successfully
+# from the same address now or recently (a customer's misconfigured phone). Recorded as an offence,
+# never counted by a jail: a registration shields its own identity.
+BAN_KINDS = tuple(k for k in KINDS if k != "registered-failure")
 # Fixed order: the filters and the parser rely on it.
 FIELDS = ("profile", "method", "user", "domain", "number", "from", "to", "ua")
 MAX_FIELD = 160  # escaped characters per value

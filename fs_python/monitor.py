@@ -2,11 +2,20 @@
 
 Turns sofia's events into fsguard event lines and keeps the registration set exact:
 
-- ``sofia::register_failure`` (a 403 was sent, REGISTER or INVITE) -> ``auth-failure``;
+- ``sofia::register_failure`` (a 403 was sent, REGISTER or INVITE) -> ``auth-failure``, or
+  ``registered-failure`` when that identity (user@domain) registered from the same address now or
+  within ``registry.RECENT`` (a customer's own phone: an offence, never counted by a jail);
 - ``sofia::pre_register`` whose registration host is an IP literal that is not a served domain
-  (the scanner signature) -> ``ip-literal-domain``;
+  (the scanner signature) -> ``ip-literal-domain``, but only once the outcome is known: sofia
+  fires it before every challenge, so the candidate waits up to ``PENDING_SECONDS``; a successful
+  REGISTER from that address for that user withdraws it (a phone set up with the PBX's IP is no
+  scanner), a 403 names the real method (``registration-type``), and without an outcome the method
+  is inferred from the headers (a REGISTER's To and From name the same user, an INVITE's do not:
+  its headers carry the dialled user and the request host);
 - ``sofia::register`` / ``unregister`` / ``expire`` -> :data:`fs_python.registry.REGISTRY`,
-  seeded once from ``show registrations as json``, snapshot written as it changes.
+  seeded from ``show registrations as json``, snapshot written as it changes. A seed that fails
+  (mod_python3 loaded before mod_commands: no ``show`` yet) starts from the last snapshot instead
+  and is retried; it never writes an empty snapshot over a good one.
 
 Shutdown on 1.10.12 sends no SystemExit and runs no ``finally``: the loop pops with a bounded
 timeout and checks ``freeswitch.running()`` every turn, so it ends within ~0.5 s; the snapshot is
@@ -24,13 +33,16 @@ import time
 from typing import Any
 
 from fs_python import eventline, fslog
-from fs_python.registry import REGISTRY, Registration, from_show_json
+from fs_python.registry import MAX_SHIELD, REGISTRY, Registration, from_show_json, read_snapshot
 
 SUBCLASSES = ("sofia::register_failure", "sofia::pre_register", "sofia::register", "sofia::unregister",
               "sofia::expire")
 QUEUE_LEN = 100_000  # events buffered while the loop is busy; a 20,000/s burst never fills it
 POP_TIMEOUT_MS = 500  # bounded, so shutdown is noticed within half a second
 TICK_SECONDS = 1.0
+SEED_RETRY = (1.0, 30.0)  # first and longest wait between seed attempts
+PENDING_SECONDS = 4.0  # a challenged REGISTER is answered within milliseconds; a scanner never answers
+MAX_PENDING = 20_000
 
 
 class Monitor:
@@ -39,10 +51,21 @@ class Monitor:
         self.cfg = fslog.settings()
         self.served: set[str] = set()
         self.last_tick = 0.0
+        self.seeded = False
+        self.seed_wait = SEED_RETRY[0]
+        self.next_seed = 0.0
+        # (ip, user) -> (deadline, method guess, fields): ip-literal candidates waiting for an outcome
+        self.pending: dict[tuple[str, str], tuple[float, str, dict[str, str | None]]] = {}
         self.refresh_served()
 
     def refresh_served(self) -> None:
         self.cfg = fslog.settings() or self.cfg  # picks up config edits (cached, re-read on change)
+        try:
+            raw = self.cfg.get("fs_python", "literal_wait", "") if self.cfg else ""
+            wait = float(raw) if raw else PENDING_SECONDS
+        except ValueError:
+            wait = PENDING_SECONDS
+        self.literal_wait = max(0.0, min(wait, 30.0))
         served = {d.lower() for d in (self.cfg.get_list("fs_python", "served_domains") if self.cfg else [])}
         try:
             dom = self.fs.getGlobalVariable("domain")
@@ -52,16 +75,41 @@ class Monitor:
             served.add(dom.lower())
         self.served = served
 
-    def seed(self) -> None:
+    def seed(self) -> bool:
+        """Seed from ``show registrations as json``; on failure, from the last snapshot (never
+        empty because of a failure), retried by :meth:`tick` with a growing wait."""
         try:
             text = self.fs.API().executeString("show registrations as json")
             rows = from_show_json(text if isinstance(text, str) else "")
         except Exception as exc:
-            fslog.log("ERR", "fsguard monitor: cannot read show registrations (%s); tracking from events only"
-                      % type(exc).__name__)
-            rows = []
+            if not REGISTRY.live:
+                self.seed_from_snapshot()
+            self.next_seed = time.monotonic() + self.seed_wait
+            fslog.log_once("seed", "ERR", "fsguard monitor: cannot read show registrations (%s); kept the last"
+                           " snapshot, retrying" % type(exc).__name__)
+            self.seed_wait = min(self.seed_wait * 2, SEED_RETRY[1])
+            return False
+        limit = time.time() + MAX_SHIELD  # a ten-year registration shields a day at a time
+        for r in rows:
+            r.expires = min(r.expires, limit)
         REGISTRY.seed(rows)
+        self.seeded = True
         self.write(force=True)
+        return True
+
+    def seed_from_snapshot(self) -> None:
+        if self.cfg is None:
+            return
+        try:
+            rows, recent = read_snapshot(self.cfg.state_dir)
+        except (OSError, ValueError) as exc:
+            fslog.log_once("snapshot-read", "ERR", "fsguard monitor: last snapshot unreadable (%s)"
+                           % type(exc).__name__)
+            return
+        REGISTRY.restore_recent(recent)
+        with REGISTRY.lock:
+            known = list(REGISTRY.entries.values())  # events seen since start are kept too
+        REGISTRY.seed(rows + known, live=False)
 
     def write(self, force: bool = False) -> None:
         if self.cfg is None:
@@ -74,6 +122,10 @@ class Monitor:
 
     def tick(self) -> None:
         now = time.monotonic()
+        if not self.seeded and now >= self.next_seed:
+            self.seed()
+        if self.pending:
+            self.flush_pending(now)
         if now - self.last_tick >= TICK_SECONDS:
             self.last_tick = now
             self.write()
@@ -83,8 +135,12 @@ class Monitor:
         h = ev.getHeader
         sub = h("Event-Subclass")
         if sub == "sofia::register_failure":
-            fslog.event("auth-failure", eventline.normalize_ip(h("network-ip")), {
-                "profile": h("profile-name"), "method": h("registration-type"), "user": h("to-user"),
+            ip = eventline.normalize_ip(h("network-ip"))
+            method = h("registration-type")
+            self.resolve(ip, h("to-user"), method)
+            own = REGISTRY.owns(_t(h("to-user") or ""), _t(h("to-host") or ""), ip)
+            fslog.event("registered-failure" if own else "auth-failure", ip, {
+                "profile": h("profile-name"), "method": method, "user": h("to-user"),
                 "domain": h("to-host"), "ua": h("user-agent")})
         elif sub == "sofia::pre_register":
             self.pre_register(h)
@@ -94,10 +150,14 @@ class Monitor:
             if ip is None or not user or not realm:
                 return
             try:
-                expires = time.time() + max(0.0, min(float(h("expires") or 3600), 86400.0 * 30))
+                expires = time.time() + max(0.0, min(float(h("expires") or 3600), float(MAX_SHIELD)))
             except ValueError:
                 expires = time.time() + 3600
             proto = (h("network-proto") or _transport(h("contact")) or "udp").lower()
+            # the identity a failure event names is the From-URI's (to-user/to-host): remember it too
+            REGISTRY.remember(_t(h("to-user") or ""), _t(h("to-host") or ""), ip, expires)
+            REGISTRY.remember(_t(h("from-user") or ""), _t(h("from-host") or ""), ip, expires)
+            self.withdraw(ip, (h("from-user"), h("to-user"), user))
             REGISTRY.add(Registration(ip, _t(user), _t(realm), expires, _t(h("network-port") or "", 8),
                                       _t(proto, 8), _t(h("profile-name") or "", 64)))
         elif sub == "sofia::unregister":
@@ -121,10 +181,39 @@ class Monitor:
                 continue
             if literal.lower() in self.served or (host or "").lower() in self.served or REGISTRY.serves(literal):
                 return
-            fslog.event("ip-literal-domain", eventline.normalize_ip(h("network-ip")), {
-                "profile": h("profile-name"), "method": "REGISTER", "user": h("from-user"), "domain": host,
-                "from": h("to-user"), "ua": h("user-agent")})
+            ip = eventline.normalize_ip(h("network-ip"))
+            to_user, from_user = h("from-user"), h("to-user")
+            fields: dict[str, str | None] = {
+                "profile": h("profile-name"), "user": to_user, "domain": host, "from": from_user,
+                "ua": h("user-agent")}
+            # a REGISTER's To and From name the same user; an INVITE's To is the dialled number
+            guess = "REGISTER" if (to_user or "").lower() == (from_user or "").lower() else "INVITE"
+            key = (ip or "-", (to_user or "").lower())
+            if len(self.pending) >= MAX_PENDING:
+                self.emit_literal(ip, guess, fields)  # bounded: under a flood, count at once
+            elif key not in self.pending:
+                self.pending[key] = (time.monotonic() + self.literal_wait, guess, fields)
             return
+
+    def emit_literal(self, ip: str | None, method: str, fields: dict[str, str | None]) -> None:
+        fslog.event("ip-literal-domain", ip, {"profile": fields["profile"], "method": method, "user": fields["user"],
+                                              "domain": fields["domain"], "from": fields["from"], "ua": fields["ua"]})
+
+    def withdraw(self, ip: str | None, users: tuple[str | None, ...]) -> None:
+        """A successful REGISTER: the challenge before it was a customer's, never scan evidence."""
+        for u in users:
+            self.pending.pop((ip or "-", (u or "").lower()), None)
+
+    def resolve(self, ip: str | None, user: str | None, method: str | None) -> None:
+        """A 403: the candidate is counted now, under the method sofia names."""
+        item = self.pending.pop((ip or "-", (user or "").lower()), None)
+        if item is not None:
+            self.emit_literal(ip, method if method in ("REGISTER", "INVITE") else item[1], item[2])
+
+    def flush_pending(self, now: float) -> None:
+        for key in [k for k, v in self.pending.items() if v[0] <= now]:
+            _, guess, fields = self.pending.pop(key)
+            self.emit_literal(None if key[0] == "-" else key[0], guess, fields)
 
     # -- the loop -------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -134,7 +223,8 @@ class Monitor:
         for sub in SUBCLASSES:
             con.bind("CUSTOM", sub)
         self.seed()
-        fslog.log("NOTICE", "fsguard monitor started (%d registrations)" % len(REGISTRY.rows()))
+        fslog.log("NOTICE", "fsguard monitor started (%d registrations%s)" % (
+            len(REGISTRY.rows()), "" if self.seeded else ", from the last snapshot"))
         last_served = time.monotonic()
         while fs.running():
             try:
@@ -156,6 +246,7 @@ class Monitor:
             if time.monotonic() - last_served > 60:
                 last_served = time.monotonic()
                 self.refresh_served()
+        self.flush_pending(float("inf"))
         self.write(force=True)
 
 

@@ -62,7 +62,7 @@ def hostile_event_block() -> str:
     for i, value in enumerate(evil):
         ip = f"203.0.113.{100 + i}"
         fields: dict[str, object] = {k: value for k in eventline.FIELDS}
-        msg = eventline.render(TOKEN, eventline.KINDS[i % len(eventline.KINDS)], ip, fields).rstrip("\n")
+        msg = eventline.render(TOKEN, eventline.BAN_KINDS[i % len(eventline.BAN_KINDS)], ip, fields).rstrip("\n")
         esc_user, _ = eventline.escape(value)
         out += ["# failJSON: " + json.dumps({"time": "2026-11-26T19:20:00", "match": True, "host": ip,
                                               "user": esc_user}),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fs_python import eventline, fslog
+from fs_python import eventline, fslog, registry
 from fs_python.registry import REGISTRY
 from fsguard.fakefs import Harness
 from tests import fsg_fixtures
@@ -61,7 +61,8 @@ def test_seeds_from_show_registrations_and_writes_snapshot(fs_env: Harness) -> N
     start(fs_env)
     snap = snapshot(fs_env)
     assert snap["version"] == 1 and isinstance(snap["written"], int)
-    assert snap["registrations"] == [{"ip": "203.0.113.5", "user": "1000", "realm": "example.com", "expires": exp,
+    assert snap["registrations"] == [{"ip": "203.0.113.5", "user": "1000", "realm": "example.com",
+                                      "expires": exp + registry.GRACE,
                                       "port": "5060", "proto": "udp", "profile": "internal"}]
 
 
@@ -126,7 +127,7 @@ def _pre(h: Harness, host: str, ip: str = "198.51.100.20") -> None:
 def test_ip_literal_domain_unless_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fs_env: Harness) -> None:
     sub = tmp_path / "c"
     sub.mkdir()
-    conf = write_config(sub, "[fs_python]\nserved_domains = 192.0.2.10, pbx.example\n")
+    conf = write_config(sub, "[fs_python]\nserved_domains = 192.0.2.10, pbx.example\nliteral_wait = 0\n")
     monkeypatch.setenv("FSGUARD_CONFIG", str(conf))
     fslog.reset()
     fs_env.switch.globals["domain"] = "192.0.2.1"  # vanilla FreeSWITCH serves its own IP as domain

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fs_python import whitelist
+from fs_python import registry, whitelist
 from fs_python.registry import Registration, Registry, from_show_json, write_snapshot
 
 NOW = 1_800_000_000.0
@@ -38,8 +38,9 @@ def test_snapshot_throttled_atomic_and_readable_by_whitelist(tmp_path: Path) -> 
     assert not reg.maybe_write(tmp_path, 1.0, now=NOW + 5)  # nothing changed
     data = json.loads((tmp_path / "registrations.json").read_text())
     assert data == {"version": 1, "written": int(NOW + 1), "registrations": [
-        {"ip": "203.0.113.5", "user": "1000", "realm": "example.com", "expires": int(NOW + 60), "port": "5060",
-         "proto": "udp", "profile": "internal"}]}
+        {"ip": "203.0.113.5", "user": "1000", "realm": "example.com", "expires": int(NOW + 60) + registry.GRACE,
+         "port": "5060", "proto": "udp", "profile": "internal"}],
+        "recent": [["1000", "example.com", "203.0.113.5", int(NOW + 60)]]}
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     whitelist.clear_cache()
     assert whitelist.check("203.0.113.5", state_dir=tmp_path, now=NOW + 30).reasons[0].startswith(

@@ -60,7 +60,7 @@ NOT_FOUND = (
 MODES = {
     "auth": ("auth-failure", "acl-reject"),
     "scan": ("not-found", "ip-literal-domain"),
-    "all": eventline.KINDS,
+    "all": eventline.BAN_KINDS,  # registered-failure never bans (a registration shields its identity)
 }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
+import time
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,28 @@ class Harness:
         return t
 
     startup_script = pyrun
+
+    def boot(self, modules_conf: str, startup_scripts: list[str], *, first_call_timeout: float = 5.0) -> None:
+        """FreeSWITCH starting: the modules of ``modules.conf.xml`` load in order; when mod_python3
+        loads, its startup-scripts start (``runtime`` threads) and run while it is loading, so an
+        API of a module listed after it does not exist yet (reference freeswitch.md §7). Each
+        script's first API call is awaited before the next module loads: the order is forced,
+        not left to timing."""
+        import re
+
+        masked = re.sub(r"<!--.*?-->", "", modules_conf, flags=re.S)
+        names = re.findall(r'<load\s+module="([\w.-]+)"\s*/>', masked)
+        self.switch.modules = []
+        for name in names:
+            self.switch.modules.append(name)
+            if name == "mod_python3":
+                for script in startup_scripts:
+                    before = len(self.switch.api_log)
+                    self.pyrun(script)
+                    deadline = time.monotonic() + first_call_timeout
+                    while len(self.switch.api_log) == before and time.monotonic() < deadline:
+                        time.sleep(0.01)  # waits for the call (an order), never decides a race
+        self.switch.modules = None  # fully started
 
     # -- mod_python3's eval_some_python ---------------------------------------------------------------
     def _run(self, script: str, fn: str, call_args: tuple[object, ...], limit: bool = True) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 
 from fsguard.fakefs import logfile
 
+MOD_COMMANDS_APIS = frozenset({"show", "status", "global_getvar"})  # APIs mod_commands provides
+
 
 class FreeSwitchCrash(BaseException):  # noqa: N818 - named after what it simulates
     """FreeSWITCH segfaulted (a lone surrogate reached C, invalid JSON event, ...).
@@ -62,6 +64,11 @@ class FakeSwitch:
         self.api_commands: dict[str, Callable[[str], str]] = {}
         self.consumers: weakref.WeakSet[Any] = weakref.WeakSet()
         self.channels: dict[str, Any] = {}  # uuid -> session.Channel of live calls
+        # Loaded modules, in load order; None = a fully started switch (every module loaded).
+        # While booting (Harness.boot) an API of a module not loaded yet answers an error, as the
+        # real one does for a startup-script that runs before mod_commands is loaded.
+        self.modules: list[str] | None = None
+        self.api_log: list[tuple[str, str]] = []  # (command, answer) of every API call
         self.now: Callable[[], float] = time.time
         self._lock = threading.RLock()
         self._seq = 0
@@ -168,6 +175,15 @@ class FakeSwitch:
 
     # -- API ----------------------------------------------------------------------------------
     def api(self, cmd: str, args: str) -> str:
+        answer = self._api(cmd, args)
+        with self._lock:
+            self.api_log.append((f"{cmd} {args}".strip(), answer))
+            del self.api_log[:-1000]
+        return answer
+
+    def _api(self, cmd: str, args: str) -> str:
+        if self.modules is not None and cmd in MOD_COMMANDS_APIS and "mod_commands" not in self.modules:
+            return "-ERR %s Command not found!\n" % cmd
         if cmd == "":
             self.log_record(3, "switch_cpp.cpp", 276, "No application specified\n")
             return "-ERR No application specified"

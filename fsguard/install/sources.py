@@ -143,14 +143,32 @@ def set_profile_param(name: str, value: str) -> Callable[[bytes], bytes]:
 
 
 def load_module(original: bytes) -> bytes:
+    """Load mod_python3 right after mod_commands: its startup-script (the monitor) runs while
+    mod_python3 loads, and ``show registrations`` must exist by then (reference freeswitch.md §7).
+    Our own line placed before mod_commands by an older install is moved; an admin's own
+    mod_python3 line is left where it is (the monitor retries its seed)."""
     text = original.decode("utf-8")
     masked = _mask_comments(text)
-    if re.search(r'<load\s+module="mod_python3"\s*/>', masked):
-        return original
-    m = re.search(r"<modules\s*>", masked)
-    if not m:
-        raise Misconfigured("modules.conf.xml has no <modules> element")
-    return (text[: m.end()] + f'\n    <load module="mod_python3"/><!-- {MARK} -->' + text[m.end():]).encode()
+    existing = re.search(r'<load\s+module="mod_python3"\s*/>', masked)
+    commands = re.search(r'<load\s+module="mod_commands"\s*/>', masked)
+    if existing:
+        if commands is None or existing.start() > commands.start():
+            return original
+        ours = re.search(r'\n?[ \t]*<load\s+module="mod_python3"\s*/><!-- ' + re.escape(MARK) + " -->", text)
+        if ours is None:
+            return original
+        text = text[: ours.start()] + text[ours.end():]
+        masked = _mask_comments(text)
+        commands = re.search(r'<load\s+module="mod_commands"\s*/>', masked)
+    if commands is not None:
+        eol = masked.find("\n", commands.end())
+        at = len(text) if eol < 0 else eol
+    else:
+        m = re.search(r"<modules\s*>", masked)
+        if not m:
+            raise Misconfigured("modules.conf.xml has no <modules> element")
+        at = m.end()
+    return (text[:at] + f'\n    <load module="mod_python3"/><!-- {MARK} -->' + text[at:]).encode()
 
 
 PYTHON_CONF = (
