@@ -1,16 +1,22 @@
 """Addresses as integers: strict parsing, validation, range merge, subtraction, range -> CIDR.
 
 Everything the perimeter keeps is a list of inclusive integer ranges ``(start, end)`` per family
-(4 or 6). That is what makes 200k-entry feeds cheap: parsing uses ``inet_pton`` (strict: no
-``1.2``, no octal), validation is one bisect against a sorted table of refused networks, merging
-is one sort and one pass (~0.5 s per 200k in Python, vs ~3 s for ``ipaddress.collapse_addresses``;
-see the reference notes).
+(4 or 6). Single addresses and CIDRs are parsed, and ranges turned into CIDRs, by the standard
+library (``ipaddress``: strict, no ``1.2``, no leading zeros; a scope id is refused here).
+
+Hand-written, because ``benchmarks/bench_feed_load.py`` shows side by side that the libraries
+cannot meet the feed-load goal (200k entries download -> kernel within 2x a bare ``ipset
+restore``): ``merge`` (one sort, one pass) and ``subtract`` (sliced) on the feed's integer ranges,
+and the feed parser's ``inet_pton`` loop (``feeds.parse_text``). Measured for 200k entries on the
+2-core VM: parse+merge+subtract+CIDRs 2.0 s by hand (loaded machine; ~0.5 s idle), netaddr
+``IPSet`` 9.5 s, ``ipaddress`` ``ip_network`` + ``collapse_addresses`` 37 s -- the whole budget
+above the floor is ~0.5 s. Validation is one bisect against a sorted table of refused networks.
 """
 
 from __future__ import annotations
 
 import bisect
-import socket
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -63,19 +69,23 @@ def family_of(text: str) -> int:
     return 6 if ":" in text else 4
 
 
+_CLASS: dict[int, type[ipaddress.IPv4Address] | type[ipaddress.IPv6Address]] = {
+    4: ipaddress.IPv4Address, 6: ipaddress.IPv6Address}
+
+
 def ip_to_int(text: str, family: int | None = None) -> tuple[int, int]:
+    """One address -> (family, integer). ``family`` given: only that family is accepted."""
     fam = family or family_of(text)
+    if "%" in text:  # a scope id (fe80::1%eth0) names an interface, never a remote peer
+        raise AddressError("not an IP address")
     try:
-        packed = socket.inet_pton(socket.AF_INET6 if fam == 6 else socket.AF_INET, text)
-    except (OSError, ValueError):
+        return fam, int(_CLASS[fam](text))
+    except ValueError:
         raise AddressError("not an IP address") from None
-    return fam, int.from_bytes(packed, "big")
 
 
 def int_to_ip(value: int, family: int) -> str:
-    if family == 4:
-        return socket.inet_ntop(socket.AF_INET, value.to_bytes(4, "big"))
-    return socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, "big"))
+    return str(_CLASS[family](value))
 
 
 def parse_cidr(text: str) -> tuple[int, int, int]:
@@ -210,16 +220,8 @@ def subtract(ranges: list[Range], holes: list[Range]) -> list[Range]:
 
 def range_to_cidrs(start: int, end: int, family: int) -> list[tuple[int, int]]:
     """Inclusive range -> minimal list of (network, prefixlen)."""
-    bits = BITS[family]
-    out = []
-    while start <= end:
-        # largest block aligned at start and not past end
-        size = start & -start if start else 1 << bits
-        while size > end - start + 1:
-            size >>= 1
-        out.append((start, bits - size.bit_length() + 1))
-        start += size
-    return out
+    cls = _CLASS[family]
+    return [(int(n.network_address), n.prefixlen) for n in ipaddress.summarize_address_range(cls(start), cls(end))]
 
 
 def cidr_text(network: int, plen: int, family: int) -> str:
