@@ -394,3 +394,29 @@ def test_feeds_page_never_shows_the_apiban_key(app: App, tmp_path: Path) -> None
     page = app.render("fsguard_feeds.php")
     assert "apiban" in page and "HTTP 500" in page and key not in page
     assert not any(key in str(v) for row in app.q("select * from v_fsguard_feeds") for v in row)
+
+
+LIST_SYNTAX_CORPUS = ["198.51.100.77/24", "198.51.100.7", " 10.1.2.3/8 ", "0.0.0.0/0", "::/0", "2001:DB8::1",
+                      "2001:db8::/32", "fe80::1/10", "1.2.3.4/33", "1.2.3", "01.2.3.4", "1.2.3.4/", "1.2.3.4/-1",
+                      "x", "", "1.2.3.4; rm -rf /", "::ffff:1.2.3.4", "::ffff:1.2.3.4/120", "::1.2.3.4",
+                      "::ffff:102:304", "2001:db8::1/129", "1.2.3.4/032",
+                      "203.0.113.9/31", "2a01:4f8:0:a::5/64"]
+
+
+def test_gui_syntax_check_agrees_with_python() -> None:
+    """The page's early check (typos) gives the canonical network Python gives, or refuses what
+    Python refuses: the GUI can never queue a different network than the operator typed."""
+    from fsguard.perimeter import lists
+
+    code = ("require $argv[1]; $out = []; foreach (json_decode($argv[2], true) as $i) { "
+            "$r = fsguard_canonical_cidr($i, 'allow', $e); $out[] = $r === false ? null : $r; } "
+            "echo json_encode($out);")
+    got = json.loads(subprocess.run(["php", "-r", code, str(APP / "resources" / "functions.php"),
+                                     json.dumps(LIST_SYNTAX_CORPUS)], capture_output=True, text=True,
+                                    check=True).stdout)
+    for text, php in zip(LIST_SYNTAX_CORPUS, got, strict=True):
+        try:
+            py: str | None = lists.network_text(text)
+        except lists.ListError:
+            py = None
+        assert php == py, (text, php, py)

@@ -29,6 +29,16 @@
 				$error = 'format';
 				return false;
 			}
+			//embedded IPv4 in IPv6: only ::ffff:a.b.c.d without a prefix, which is IPv4 (as fsguard reads it)
+			if (strlen($binary) == 16 && strpos($parts[0], '.') !== false) {
+				if (isset($parts[1]) || stripos($parts[0], '::ffff:') !== 0) {
+					$error = 'format';
+					return false;
+				}
+			}
+			if (strlen($binary) == 16 && !isset($parts[1]) && substr($binary, 0, 12) === str_repeat("\0", 10)."\xff\xff") {
+				$binary = substr($binary, 12);
+			}
 			$bits = strlen($binary) * 8;
 			$prefix = isset($parts[1]) ? (int)$parts[1] : $bits;
 			if ($prefix < 0 || $prefix > $bits) {
