@@ -1,8 +1,10 @@
 """fsguard's one configuration file and its one state directory.
 
 ``/etc/fsguard/fsguard.conf`` (INI; ``FSGUARD_CONFIG`` points elsewhere, which the tests and the
-drill use). Each area reads its own section through :meth:`Config.get` and friends and keeps its
-own defaults next to its code, so this module stays small.
+drill use). Every setting is declared once as a :class:`Setting` (section, key, type, default,
+one-line doc) and read through its typed ``get(cfg)``. The few keys code inside FreeSWITCH reads
+are declared here; the product's are in ``fsguard/settings.py``, which uses the same mechanism
+(this module must not import fsguard). ``fsguard config show|test`` walk :data:`SETTINGS`.
 
 Loaded inside FreeSWITCH too: standard library only, no network, no database.
 """
@@ -12,8 +14,10 @@ from __future__ import annotations
 import configparser
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 DEFAULT_PATH = Path("/etc/fsguard/fsguard.conf")
 DEFAULT_STATE_DIR = Path("/var/lib/fsguard")
@@ -59,19 +63,113 @@ class Config:
 
     @property
     def state_dir(self) -> Path:
-        return Path(self.get("fsguard", "state_dir", str(DEFAULT_STATE_DIR)))
+        return Path(STATE_DIR.get(self))
 
     @property
     def event_token(self) -> str:
         """The secret in every event line (see eventline). Empty means "not installed yet"."""
-        return self.get("fsguard", "event_token", "")
+        return EVENT_TOKEN.get(self)
 
     @property
     def store_kind(self) -> str:
-        kind = self.get("store", "kind", "sqlite")
-        if kind not in ("sqlite", "pgsql"):
-            raise ConfigError(f"[store] kind: must be sqlite or pgsql, not {kind!r}")
-        return kind
+        return STORE_KIND.get(self)
+
+
+T = TypeVar("T")
+
+
+class Setting(Generic[T]):
+    """One declared setting: ``[section] key``, its type (the parser), default and one-line doc.
+
+    ``get(cfg)`` returns the typed value: the default when the key is absent or empty, else the
+    parsed text; a bad value raises :class:`ConfigError` naming the section and key."""
+
+    def __init__(self, section: str, key: str, default: T, doc: str, parse: Callable[[str], T], kind: str,
+                 *, secret: bool = False, choices: tuple[str, ...] = ()) -> None:
+        self.section, self.key, self.default, self.doc = section, key, default, doc
+        self.parse, self.kind, self.secret, self.choices = parse, kind, secret, choices
+        SETTINGS[(section, key)] = self
+
+    @property
+    def name(self) -> str:
+        return f"[{self.section}] {self.key}"
+
+    def get(self, cfg: Config) -> T:
+        raw = cfg.get(self.section, self.key, "")
+        if raw == "":
+            return self.default
+        try:
+            return self.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{self.name}: {exc}") from None
+
+
+SETTINGS: dict[tuple[str, str], Setting[Any]] = {}  # every declared setting, in declaration order
+
+
+def _bool(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean (yes/no): {raw[:40]!r}")
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"not a whole number: {raw[:40]!r}") from None
+
+
+def _float(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"not a number: {raw[:40]!r}") from None
+
+
+def _words(raw: str) -> tuple[str, ...]:
+    return tuple(p for p in raw.replace(",", " ").split() if p)
+
+
+def text(section: str, key: str, default: str, doc: str, *, secret: bool = False,
+         choices: tuple[str, ...] = ()) -> Setting[str]:
+    def parse(raw: str) -> str:
+        if choices and raw not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, not {raw[:40]!r}")
+        return raw
+
+    return Setting(section, key, default, doc, parse, "choice" if choices else "text", secret=secret, choices=choices)
+
+
+def integer(section: str, key: str, default: int, doc: str) -> Setting[int]:
+    return Setting(section, key, default, doc, _int, "int")
+
+
+def number(section: str, key: str, default: float, doc: str) -> Setting[float]:
+    return Setting(section, key, default, doc, _float, "float")
+
+
+def boolean(section: str, key: str, default: bool, doc: str) -> Setting[bool]:
+    return Setting(section, key, default, doc, _bool, "bool")
+
+
+def words(section: str, key: str, default: tuple[str, ...], doc: str) -> Setting[tuple[str, ...]]:
+    return Setting(section, key, default, doc, _words, "list")
+
+
+# -- the keys code inside FreeSWITCH reads (and the store kind, which Config.store_kind checks) ----
+STATE_DIR = text("fsguard", "state_dir", str(DEFAULT_STATE_DIR), "fsguard's state directory (snapshots, caches)")
+EVENT_TOKEN = text("fsguard", "event_token", "", "secret in every event line; empty = not installed yet",
+                   secret=True)
+STORE_KIND = text("store", "kind", "sqlite", "where evidence and lists live", choices=("sqlite", "pgsql"))
+SERVED_DOMAINS = words("fs_python", "served_domains", (), "SIP domains this PBX serves (others are scans)")
+EVENT_QUEUE_LEN = integer("fs_python", "event_queue_len", 100_000, "events the monitor buffers while busy")
+LITERAL_WAIT = number("fs_python", "literal_wait", 4.0, "seconds a challenged REGISTER may take to answer "
+                      "before its address counts as a scanner (0-30)")
+FUSIONPBX_404_LINE = boolean("fs_python", "fusionpbx_404_line", False,
+                             "log a not-found line for FusionPBX's own 404 dialplan too")
 
 
 def config_path() -> Path:

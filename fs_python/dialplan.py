@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fs_python import eventline, fslog
+from fs_python import config, eventline, fslog
 
 # channel variable -> event field; all attacker text except the profile name
 _FIELDS = (
@@ -47,7 +47,7 @@ def handle(session: Any) -> None:
             fields[key] = value
     fslog.event("not-found", ip, fields)
     cfg = fslog.settings()
-    if ip is not None and cfg is not None and cfg.get_bool("fs_python", "fusionpbx_404_line", False):
+    if ip is not None and cfg is not None and config.FUSIONPBX_404_LINE.get(cfg):
         fslog.log("WARNING", "[inbound routes] 404 not found %s" % ip)
 
 

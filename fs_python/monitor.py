@@ -32,16 +32,16 @@ import threading
 import time
 from typing import Any
 
-from fs_python import eventline, fslog
+from fs_python import config, eventline, fslog
 from fs_python.registry import MAX_SHIELD, REGISTRY, Registration, from_show_json, read_snapshot
 
 SUBCLASSES = ("sofia::register_failure", "sofia::pre_register", "sofia::register", "sofia::unregister",
               "sofia::expire")
-QUEUE_LEN = 100_000  # events buffered while the loop is busy; a 20,000/s burst never fills it
+QUEUE_LEN = config.EVENT_QUEUE_LEN.default  # events buffered while the loop is busy; a 20,000/s burst never fills it
 POP_TIMEOUT_MS = 500  # bounded, so shutdown is noticed within half a second
 TICK_SECONDS = 1.0
 SEED_RETRY = (1.0, 30.0)  # first and longest wait between seed attempts
-PENDING_SECONDS = 4.0  # a challenged REGISTER is answered within milliseconds; a scanner never answers
+PENDING_SECONDS = config.LITERAL_WAIT.default  # a challenged REGISTER is answered within milliseconds; a scanner never answers
 MAX_PENDING = 20_000
 
 
@@ -66,7 +66,7 @@ class Monitor:
         except ValueError:
             wait = PENDING_SECONDS
         self.literal_wait = max(0.0, min(wait, 30.0))
-        served = {d.lower() for d in (self.cfg.get_list("fs_python", "served_domains") if self.cfg else [])}
+        served = {d.lower() for d in (config.SERVED_DOMAINS.get(self.cfg) if self.cfg else ())}
         try:
             dom = self.fs.getGlobalVariable("domain")
         except Exception:
@@ -218,7 +218,7 @@ class Monitor:
     # -- the loop -------------------------------------------------------------------------------------
     def run(self) -> None:
         fs = self.fs
-        size = self.cfg.get_int("fs_python", "event_queue_len", QUEUE_LEN) if self.cfg else QUEUE_LEN
+        size = config.EVENT_QUEUE_LEN.get(self.cfg) if self.cfg else QUEUE_LEN
         con = fs.EventConsumer(None, "", max(1000, size))
         for sub in SUBCLASSES:
             con.bind("CUSTOM", sub)

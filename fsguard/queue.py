@@ -5,26 +5,26 @@ of actions and an argument. The fsguard service (root) calls :func:`process_pend
 validates every row again (the database is not trusted more than the form was), claims it, runs a
 Python handler (argument lists only, never a shell), and writes the outcome back for the GUI.
 
-    unban <ip>              lift a ban: fail2ban's own state, the kernel set, the evidence row
-    allow <ip|cidr> [label] admin whitelist entry (and lift its bans), snapshot + firewall refresh
-    deny <ip|cidr> [label]  admin blacklist entry, firewall refresh (both: the lists page's Add;
-                            ``action_expires`` is the entry's expiry; perimeter.lists validates)
-    feeds_update            refresh every blacklist feed, then the firewall: in a child process
-                            with a time limit (fsguard.jobs), never inside the service tick
-    firewall_apply          rebuild whitelist snapshot and ruleset (after list edits in the GUI)
+    unban <ip>              fsguard.ops.bans.unban (fsguard's jails, kernel set, evidence rows)
+    allow <ip|cidr> [label] fsguard.ops.lists.change: whitelist entry, lift its bans, snapshot, firewall
+    deny <ip|cidr> [label]  fsguard.ops.lists.change: blacklist entry, snapshot, firewall (both: the
+                            lists page's Add; ``action_expires`` is the entry's expiry)
+    feeds_update            fsguard.ops.perimeter.feeds_refresh: every feed + countries, then the
+                            firewall: in a child process with a time limit (fsguard.jobs), never
+                            inside the service tick
+    firewall_apply          fsguard.ops.perimeter.firewall_apply: snapshot and ruleset (after GUI edits)
+
+The handlers are adapters over :mod:`fsguard.ops`, the functions ``fsguard unban``, ``fsguard
+allow|deny add``, ``fsguard feeds update`` and ``fsguard firewall apply`` run: both do the same.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from fsguard.cluster import hooks as cluster_hooks
 
 if TYPE_CHECKING:
     from fs_python.config import Config
@@ -97,56 +97,26 @@ def validate(row: dict[str, Any]) -> Request:
     return Request(str(row["fsguard_action_uuid"]), action, arg, label, user, expires)
 
 
-# -- handlers: each returns a message for the GUI or raises ---------------------------------------
-def _refresh(cfg: Config, store: Store) -> str:
-    from fsguard import firewall
-    from fsguard.perimeter import snapshot
-
-    snapshot.write_from_store(cfg, store)
-    firewall.apply(cfg)
-    cluster_hooks.lists_changed(cfg)  # cluster: every node rebuilds its snapshot and ruleset
-    return "whitelist snapshot and firewall refreshed"
-
-
-def _fail2ban_unban(ip: str) -> str:
-    exe = shutil.which("fail2ban-client")
-    if exe is None:
-        return "fail2ban not installed"
-    try:
-        proc = subprocess.run([exe, "unban", ip], capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"fail2ban: {exc}"
-    return "fail2ban: unbanned" if proc.returncode == 0 else f"fail2ban: {(proc.stderr or proc.stdout).strip()[:120]}"
-
-
+# -- handlers: adapters over fsguard.ops (the CLI runs the same functions); a message or raise ----
 def unban(cfg: Config, store: Store, req: Request) -> str:
-    from fsguard import evidence
-    from fsguard.firewall import bans
+    from fsguard.ops import bans
 
-    f2b = _fail2ban_unban(req.argument)
-    bans.del_ban(cfg, req.argument)
-    n = evidence.record_unban(store, ip=req.argument, jail=None, reason=f"GUI unban by {req.requested_by or '?'}")
-    cluster_hooks.unbanned(cfg, req.argument, None, f"GUI unban by {req.requested_by or '?'}")  # cluster
-    return f"{req.argument} unbanned ({n} ban rows closed; {f2b})"
+    res = bans.unban(cfg, store, req.argument, reason=f"GUI unban by {req.requested_by or '?'}")
+    if not res.ok:
+        raise QueueError(res.message())
+    return res.message()
 
 
 def _list_add(cfg: Config, store: Store, req: Request) -> str:
-    from fsguard.perimeter import lists
+    from fsguard.ops import lists as ops_lists
+    from fsguard.perimeter.lists import ListError
 
     try:
-        entry, created = lists.add(store, cfg, req.action, req.argument, req.label, req.expires)
-    except lists.ListError as exc:
+        res = ops_lists.change(cfg, store, req.action, "add", req.argument, label=req.label, expires=req.expires,
+                               by=f"GUI user {req.requested_by or '?'}")
+    except ListError as exc:
         raise QueueError(str(exc)) from None
-    msg = f"{entry.cidr} {'added to' if created else 'updated in'} the {req.action} list"
-    if req.action == "allow":
-        net = ipaddress.ip_network(entry.cidr)
-        if net.num_addresses == 1:
-            msg += "; " + unban(cfg, store, Request(req.uuid, "unban", str(net.network_address), "",
-                                                   req.requested_by))
-    try:
-        return msg + "; " + _refresh(cfg, store)
-    except Exception as exc:  # the entry is saved; the next apply picks it up
-        return msg + f"; firewall refresh failed: {type(exc).__name__}: {exc}"
+    return res.message()
 
 
 def feeds_update(cfg: Config, store: Store, req: Request) -> str:
@@ -158,15 +128,15 @@ def feeds_update(cfg: Config, store: Store, req: Request) -> str:
 
 def feeds_update_now(cfg: Config, store: Store) -> str:
     """The refresh itself (in the child :mod:`fsguard.jobs` starts)."""
-    from fsguard.perimeter import update
+    from fsguard.ops import perimeter
 
-    results = update.update_all(cfg, store)
-    summary = ", ".join(f"{r.name}: {r.status} ({r.entries})" for r in results) or "no feeds configured"
-    return summary + "; " + _refresh(cfg, store)
+    return perimeter.feeds_refresh(cfg, store).message()
 
 
 def firewall_apply(cfg: Config, store: Store, req: Request) -> str:
-    return _refresh(cfg, store)
+    from fsguard.ops import perimeter
+
+    return perimeter.firewall_apply(cfg, store, lists_changed=True).message()  # after list edits in the GUI
 
 
 Handler = Callable[[Any, Any, Request], str]

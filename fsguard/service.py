@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fs_python import eventline
-from fsguard import evidence, heartbeat
+from fs_python.config import ConfigError
+from fsguard import evidence, heartbeat, settings
 from fsguard.cluster import hooks as cluster_hooks
 from fsguard.f2b import armed, render
 from fsguard.f2b.client import Client, Fail2banError
@@ -60,20 +61,19 @@ class Service:
     def __init__(self, cfg: Config, store: Store, *, client: Client | None = None) -> None:
         self.cfg = cfg
         self.store = store
-        sock = cfg.get(render.SECTION, "socket", "") or "/var/run/fail2ban/fail2ban.sock"
+        sock = settings.F2B_SOCKET.get(cfg)
         self.client = client or Client(sock)
-        self.jails = cfg.get_list(render.SECTION, "jails", render.JAILS)
-        self.base = {c for c in (canon(x) for x in cfg.get_list(
-            render.SECTION, "ignoreip", tuple(render.BASE_IGNOREIP.split()))) if c}
-        self.logpath = Path(cfg.get(render.SECTION, "logpath", render.DEFAULT_LOGPATH))
-        jail_dir = cfg.get(render.SECTION, "jail_dir", "/etc/fail2ban/jail.d")
+        self.jails = list(settings.F2B_JAILS.get(cfg))
+        self.base = {c for c in (canon(x) for x in settings.F2B_IGNOREIP.get(cfg)) if c}
+        self.logpath = Path(settings.F2B_LOGPATH.get(cfg))
+        jail_dir = settings.F2B_JAIL_DIR.get(cfg)
         self.jail_dir = Path(jail_dir) if jail_dir else None
         self.ignore = IgnoreSync(cfg, self.client, self.jails, self.base, self.jail_dir)
         self._pos: tuple[int, int] | None = None  # (inode, offset)
         self._armed_at = 0.0
-        self.armed_interval = float(cfg.get_int(render.SECTION, "armed_check_interval", 30))
-        fw_on = cfg.get(render.SECTION, "firewall", "on").lower() not in ("off", "0", "false", "no")
-        self.accept = AcceptSync(cfg, netns=cfg.get(render.SECTION, "netns", "") or None) if fw_on else None
+        self.armed_interval = float(settings.F2B_ARMED_CHECK_INTERVAL.get(cfg))
+        fw_on = settings.F2B_FIREWALL.get(cfg)
+        self.accept = AcceptSync(cfg, netns=settings.F2B_NETNS.get(cfg) or None) if fw_on else None
 
     # -- 1. ignore sync (fsguard.f2b.ignoresync) ------------------------------------------------
     def wanted(self, now: float) -> set[str]:
@@ -164,9 +164,9 @@ class Service:
         result = TickResult()
         result.errors += cluster_hooks.service_tick(self, now)  # cluster: remote bans, outbox, registrations
         try:
-            if self.cfg.get(render.SECTION, "backend", "auto") != "systemd":
+            if settings.F2B_BACKEND.get(self.cfg) != "systemd":
                 render.ensure_log(self.logpath)  # fail2ban 1.0.2 must find it at its next start
-        except render.RenderError as exc:
+        except (render.RenderError, ConfigError) as exc:
             result.errors.append(str(exc))
         try:
             self.sync_ignore(now, result)

@@ -17,10 +17,10 @@ import pytest
 
 from fs_python import config, eventline
 from fsguard import evidence
-from fsguard.cli import fail2ban as cli
 from fsguard.f2b import render
 from fsguard.f2b.client import Client
 from fsguard.firewall import bans
+from fsguard.ops import bans as ops
 from fsguard.service import Service
 from fsguard.store import open_store
 from tests.f2b_common import TOKEN, Server, write_config
@@ -133,10 +133,10 @@ def test_scanner_banned_customer_never_offenders_recorded(tmp_path: Path, netns:
         assert json.loads(guess[0]["matches"]) == [x.rstrip("\n") for x in guess_lines]
         assert json.loads(guess[0]["user_names"]) == [f"{100 + i}@pbx.example.com" for i in range(5)]
 
-        res = cli.why(cfg, store, GUESSER)
+        res = ops.why(cfg, store, GUESSER)
         assert res.banned and res.jails == ["fsguard-auth"] and res.kernel_banned
         assert f"fsguard unban {GUESSER}" in res.commands
-        who = cli.why(cfg, store, CUSTOMER)
+        who = ops.why(cfg, store, CUSTOMER)
         assert not who.banned and who.whitelisted and len(who.offenders) == 2
 
         assert f"fsguard allow add {GUESSER} --label 'why it is trusted'" in res.commands
@@ -156,7 +156,7 @@ def test_scanner_banned_customer_never_offenders_recorded(tmp_path: Path, netns:
         assert CUSTOMER not in svc.client.ignore_list("fsguard-auth")
 
         # operator unban: fail2ban, kernel set and evidence agree
-        out = cli.unban(cfg, store, SCANNER)
+        out = ops.unban(cfg, store, SCANNER, reason="operator")
         assert out.jails == ["fsguard-scan"]
         assert not bans.is_banned(cfg, SCANNER, netns=netns)
         assert not evidence.active_bans(store, SCANNER)
@@ -254,7 +254,7 @@ def test_banned_by_both_jails_stays_until_the_longer_ban_ends(tmp_path: Path, ne
         assert client.unban("fsguard-auth", GUESSER)
         assert _wait(lambda: [r["jail"] for r in evidence.active_bans(store, GUESSER)] == ["fsguard-scan"])
         assert bans.is_banned(cfg, GUESSER, netns=netns)  # fsguard-scan still holds it
-        res = cli.why(cfg, store, GUESSER)
+        res = ops.why(cfg, store, GUESSER)
         assert res.banned and res.kernel_banned
         assert [b["jail"] for b in res.bans if b["ban_status"] == "banned"] == ["fsguard-scan"]
         assert client.unban("fsguard-scan", GUESSER)

@@ -16,8 +16,9 @@ from fsguard.store import Store
 @pytest.fixture
 def env(tmp_path: Path) -> tuple[Any, Store]:
     p = tmp_path / "fsguard.conf"
+    # fail2ban's socket is a path nobody listens on: never the host's fail2ban
     p.write_text(f"[fsguard]\nstate_dir = {tmp_path / 'state'}\nevent_token = t0k3n0000\n"
-                 "[firewall]\nbackend = dry-run\n")
+                 f"[fail2ban]\nsocket = {tmp_path / 'no-fail2ban.sock'}\n[firewall]\nbackend = dry-run\n")
     cfg = config.load(p)
     store = Store.sqlite(tmp_path / "s.db")
     store.migrate()
@@ -59,9 +60,8 @@ def test_hostile_or_unknown_requests_are_rejected_before_any_handler(env: tuple[
     assert queue.process_pending(cfg, store, handlers=handlers) == []  # nothing pending twice
 
 
-def test_unban_lifts_kernel_ban_and_closes_evidence(env: tuple[Any, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unban_lifts_kernel_ban_and_closes_evidence(env: tuple[Any, Store]) -> None:
     cfg, store = env
-    monkeypatch.setattr(queue, "_fail2ban_unban", lambda ip: "fail2ban: not running")
     bans.add_ban(cfg, "203.0.113.5", 3600)
     store.insert("v_fsguard_bans", {"ip_address": "203.0.113.5", "jail": "fsguard-auth", "ban_status": "banned",
                                     "ban_start": 1.0, "ban_end": 4e9})
@@ -77,16 +77,18 @@ def test_unban_lifts_kernel_ban_and_closes_evidence(env: tuple[Any, Store], monk
 def test_allow_saves_entry_even_when_the_firewall_refresh_fails(env: tuple[Any, Store],
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     cfg, store = env
-    monkeypatch.setattr(queue, "_fail2ban_unban", lambda ip: "fail2ban: not running")
+    from fsguard.firewall import FirewallError
+    from fsguard.ops import perimeter
 
-    def broken(cfg: Any, store: Any) -> str:
-        raise RuntimeError("nft: ruleset rejected")
+    def broken(*args: Any, **kw: Any) -> Any:
+        raise FirewallError("nft: ruleset rejected")
 
-    monkeypatch.setattr(queue, "_refresh", broken)
+    monkeypatch.setattr(perimeter, "applied_before", lambda cfg: True)
+    monkeypatch.setattr(perimeter, "firewall_apply", broken)
     bans.add_ban(cfg, "198.51.100.20", None)
     u = ask(store, "allow", "198.51.100.20", label="customer PBX")
     (res,) = queue.process_pending(cfg, store)
-    assert res.status == "done" and "firewall refresh failed" in res.message
+    assert res.status == "done" and "firewall NOT re-applied: nft: ruleset rejected" in res.message
     entry = store.query_one("select list_name, cidr, label from v_fsguard_list_entries")
     assert entry == {"list_name": "allow", "cidr": "198.51.100.20/32", "label": "customer PBX"}
     assert not bans.is_banned(cfg, "198.51.100.20")  # whitelisting a single address lifts its ban

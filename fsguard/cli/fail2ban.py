@@ -1,4 +1,7 @@
-"""fail2ban commands: ``ignore-check``, ``why``, ``unban``, ``offenders``, ``service``."""
+"""fail2ban commands: ``ignore-check``, ``why``, ``unban``, ``offenders``, ``service``.
+
+``why`` and ``unban`` are adapters over :mod:`fsguard.ops.bans` (the GUI queue and the drill use
+the same functions); this module parses arguments and prints."""
 
 from __future__ import annotations
 
@@ -6,19 +9,19 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fs_python import config as fsconfig
 from fsguard.cli import output
 from fsguard.cli.exitcodes import Exit
-from fsguard.cluster import hooks as cluster_hooks
+from fsguard.ops.bans import UnbanResult, WhyResult, unban, why
+
+__all__ = ["UnbanResult", "WhyResult", "register", "unban", "why"]
 
 if TYPE_CHECKING:
     from fs_python.config import Config
     from fsguard.store import Store
 
-WHITELIST_CMD = "fsguard allow add {ip} --label 'why it is trusted'"
 
 
 def register(sub: Any) -> None:
@@ -56,17 +59,6 @@ def _load() -> Any:
     return fsconfig.load()
 
 
-def _firewall_on(cfg: Config) -> bool:
-    """``[fail2ban] firewall = off`` is the harmless mode (tests, dry runs): no kernel set touched."""
-    return cfg.get("fail2ban", "firewall", "on").lower() not in ("off", "0", "false", "no")
-
-
-def _client(cfg: Config) -> Any:
-    from fsguard.f2b.client import Client
-
-    return Client(cfg.get("fail2ban", "socket", "") or "/var/run/fail2ban/fail2ban.sock", timeout=5)
-
-
 # -- ignore-check: fail2ban's ignorecommand contract (stdlib + snapshots only: fast) --------------
 def cmd_ignore_check(args: argparse.Namespace) -> int:
     from fs_python import whitelist
@@ -85,63 +77,10 @@ def cmd_ignore_check(args: argparse.Namespace) -> int:
 
 
 # -- why -----------------------------------------------------------------------------------------
-@dataclass
-class WhyResult:
-    ip: str
-    banned: bool = False
-    jails: list[str] = field(default_factory=list)
-    kernel_banned: bool | None = None
-    bans: list[dict[str, Any]] = field(default_factory=list)
-    whitelisted: bool = False
-    whitelist_reasons: list[str] = field(default_factory=list)
-    memberships: list[dict[str, str]] = field(default_factory=list)
-    offenders: list[dict[str, Any]] = field(default_factory=list)
-    commands: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
 def _fmt(epoch: Any) -> str:
     if epoch is None:
         return "never (permanent)"
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(epoch)))
-
-
-def why(cfg: Config, store: Store, ip: str) -> WhyResult:
-    from fs_python import whitelist
-    from fsguard import evidence
-
-    res = WhyResult(ip)
-    verdict = whitelist.check(ip, state_dir=cfg.state_dir)
-    res.whitelisted, res.whitelist_reasons = verdict.whitelisted, list(verdict.reasons)
-    try:
-        client = _client(cfg)
-        running = set(client.jails())
-        res.jails = [j for j in running if j.startswith("fsguard") and client.is_banned(j, ip)]
-    except Exception as exc:
-        res.notes.append(f"fail2ban not asked: {exc}")
-    try:
-        from fsguard.firewall import bans
-
-        if _firewall_on(cfg):
-            res.kernel_banned = bans.is_banned(cfg, ip, netns=cfg.get("fail2ban", "netns") or None)
-    except Exception as exc:
-        res.notes.append(f"kernel set not checked: {exc}")
-    res.bans = evidence.bans_for(store, ip, limit=10)
-    active = evidence.active_bans(store, ip)
-    res.banned = bool(res.jails) or bool(res.kernel_banned) or bool(active)
-    try:
-        from fsguard.perimeter import membership
-
-        res.memberships = [{"list": m.list_name, "source": m.source, "detail": m.detail}
-                           for m in membership.memberships(cfg, ip)]
-    except Exception as exc:
-        res.notes.append(f"memberships not checked: {exc}")
-    res.offenders = evidence.offenders(store, ip=ip, limit=20)
-    if res.banned:
-        res.commands.append(f"fsguard unban {ip}")
-    if not res.whitelisted:
-        res.commands.append(WHITELIST_CMD.format(ip=ip))
-    return res
 
 
 def _safe(text: object) -> str:
@@ -151,7 +90,7 @@ def _safe(text: object) -> str:
     return eventline.escape(str(text), 2000)[0]
 
 
-def _why_text(r: WhyResult) -> str:
+def why_text(r: WhyResult) -> str:
     out = [f"{r.ip}: " + ("BANNED" if r.banned else "not banned")
            + (" (jails: " + ", ".join(r.jails) + ")" if r.jails else "")]
     if r.kernel_banned is not None:
@@ -196,11 +135,17 @@ def _with_store(args: argparse.Namespace, ip_text: str | None, body: Callable[[A
     try:
         cfg = _load()
         store = open_store(cfg)
+    except fsconfig.ConfigError as exc:
+        output.error(str(exc))
+        return int(Exit.CONFIG_ERROR)
     except Exception as exc:
         output.error(str(exc))
         return int(Exit.STORE_ERROR)
     try:
         return body(cfg, store, ip)
+    except fsconfig.ConfigError as exc:
+        output.error(str(exc))
+        return int(Exit.CONFIG_ERROR)
     except StoreError as exc:
         output.error(str(exc))
         return int(Exit.STORE_ERROR)
@@ -212,58 +157,21 @@ def cmd_why(args: argparse.Namespace) -> int:
     def body(cfg: Config, store: Store, ip: str | None) -> int:
         assert ip is not None
         res = why(cfg, store, ip)
-        output.emit(args, res, _why_text(res))
+        output.emit(args, res, why_text(res))
         return int(Exit.OK)
 
     return _with_store(args, args.ip, body)
 
 
 # -- unban ---------------------------------------------------------------------------------------
-@dataclass
-class UnbanResult:
-    ip: str
-    jails: list[str] = field(default_factory=list)
-    kernel: bool = False
-    rows: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-def unban(cfg: Config, store: Store, ip: str) -> UnbanResult:
-    from fsguard import evidence
-
-    res = UnbanResult(ip)
-    try:
-        client = _client(cfg)
-        for jail in client.jails():
-            if jail.startswith("fsguard") and client.is_banned(jail, ip):
-                client.unban(jail, ip)  # fail2ban calls fsguard's action: kernel set + evidence
-                res.jails.append(jail)
-    except Exception as exc:
-        res.notes.append(f"fail2ban: {exc}")
-    try:
-        from fsguard.firewall import bans
-
-        netns = cfg.get("fail2ban", "netns") or None  # tests and the drill use a namespace
-        if _firewall_on(cfg) and bans.is_banned(cfg, ip, netns=netns):
-            bans.del_ban(cfg, ip, netns=netns)
-            res.kernel = True
-    except Exception as exc:
-        res.notes.append(f"kernel set: {exc}")
-    res.rows = evidence.record_unban(store, ip=ip, jail=None, reason="fsguard unban (operator)")
-    cluster_hooks.unbanned(cfg, ip, None, "fsguard unban (operator)")  # cluster: lifted on every node
-    return res
-
-
 def cmd_unban(args: argparse.Namespace) -> int:
     def body(cfg: Config, store: Store, ip: str | None) -> int:
         assert ip is not None
-        res = unban(cfg, store, ip)
-        found = res.jails or res.kernel or res.rows
-        text = (f"{ip}: unbanned (jails: {', '.join(res.jails) or '-'}; kernel set: "
-                f"{'yes' if res.kernel else 'no'}; evidence rows closed: {res.rows})") if found else (
-                f"{ip}: was not banned")
-        output.emit(args, res, "\n".join([text] + [f"  note: {n}" for n in res.notes]))
-        return int(Exit.OK if found else Exit.NOT_FOUND)
+        res = unban(cfg, store, ip, reason="fsguard unban (operator)")
+        output.emit(args, res, res.message())
+        if not res.ok:
+            return int(Exit.FIREWALL_ERROR)
+        return int(Exit.OK if res.found else Exit.NOT_FOUND)
 
     return _with_store(args, args.ip, body)
 

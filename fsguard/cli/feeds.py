@@ -1,4 +1,7 @@
-"""``fsguard feeds update|status``: refresh block lists (and country data), then the firewall."""
+"""``fsguard feeds update|status``: refresh block lists (and country data), then the firewall.
+
+``update`` is an adapter over :func:`fsguard.ops.perimeter.feeds_refresh` (the GUI queue's
+"refresh feeds" runs the same)."""
 
 from __future__ import annotations
 
@@ -23,8 +26,7 @@ def _progress(args: argparse.Namespace) -> Any:
 
 
 def _update(args: argparse.Namespace) -> int:
-    from fsguard.firewall import FirewallError, engine
-    from fsguard.perimeter import countries, update
+    from fsguard.ops import perimeter
     from fsguard.store import StoreError, open_store
 
     cfg = config_mod.load()
@@ -34,43 +36,37 @@ def _update(args: argparse.Namespace) -> int:
         store = None
         sys.stderr.write(f"fsguard: store unavailable ({exc}); feed status rows not written\n")
     try:
-        results = update.update_all(cfg, store, progress=_progress(args), only=args.feed)
-    except ValueError as exc:
+        res = perimeter.feeds_refresh(cfg, store, only=args.feed, force=args.force, apply=not args.no_apply,
+                                      progress=_progress(args))
+    except (ValueError, config_mod.ConfigError) as exc:
         error(str(exc))
         return int(Exit.CONFIG_ERROR)
+    finally:
+        if store is not None:
+            store.close()
     lines = []
-    for r in results:
+    for r in res.feeds:
         lines.append(f"{r.name}: {r.status}, {r.entries} entries in force, +{r.added} -{r.removed}, "
                      f"{r.rejected} rejected" + (f" -- {r.error}" if r.error else ""))
         for why, n in sorted(r.reasons.items(), key=lambda kv: -kv[1]):
             lines.append(f"    rejected {n:>7}  {why}")
         lines += [f"    e.g. {ex}" for ex in r.examples[:5]]
-    country_info: dict[str, Any] = {}
-    try:
-        cd = countries.refresh(cfg, force=args.force)
-        if cd.countries:
-            country_info = {"countries": cd.countries, "v4": len(cd.ranges[4]), "v6": len(cd.ranges[6]),
-                            "errors": cd.errors}
-            lines.append(f"countries {', '.join(cd.countries)}: {len(cd.ranges[4])} IPv4 + {len(cd.ranges[6])} "
-                         f"IPv6 ranges" + (f" ({len(cd.errors)} source errors)" if cd.errors else ""))
-    except ValueError as exc:
-        lines.append(f"countries: {exc}")
-    applied: Any = None
-    code = Exit.OK if all(r.status in ("updated", "unchanged") for r in results) else Exit.FEED_ERROR
-    if not args.no_apply:
-        try:
-            applied = engine.apply(cfg, store=store)
-            lines.append(f"firewall ({applied.backend}) applied in {applied.seconds:.2f} s: "
-                         f"{sum(applied.sets.values())} set entries, {applied.whitelisted_out} whitelisted "
-                         "addresses kept out of the drop sets")
-            lines += [f"  warning: {w}" for w in applied.warnings]
-        except FirewallError as exc:
-            lines.append(f"firewall NOT applied: {exc}")
-            code = Exit.FIREWALL_ERROR
-    if store is not None:
-        store.close()
-    emit(args, {"feeds": results, "countries": country_info, "firewall": applied}, "\n".join(lines))
-    return int(code)
+    cd = res.countries
+    if cd:
+        lines.append(f"countries {', '.join(cd['countries'])}: {cd['v4']} IPv4 + {cd['v6']} IPv6 ranges"
+                     + (f" ({len(cd['errors'])} source errors)" if cd["errors"] else ""))
+    lines += res.notes
+    if res.firewall is not None:
+        fw = res.firewall
+        lines.append(f"firewall ({fw.backend}) applied in {fw.seconds:.2f} s: {sum(fw.sets.values())} set entries, "
+                     f"{fw.whitelisted_out} whitelisted addresses kept out of the drop sets")
+        lines += [f"  warning: {w}" for w in fw.warnings]
+    if res.firewall_error:
+        lines.append(f"firewall NOT applied: {res.firewall_error}")
+    emit(args, res, "\n".join(lines))
+    if res.firewall_error:
+        return int(Exit.FIREWALL_ERROR)
+    return int(Exit.OK if res.feeds_ok else Exit.FEED_ERROR)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -42,11 +42,12 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from fsguard.firewall import FirewallError, engine
+    from fsguard.firewall import FirewallError
+    from fsguard.ops import perimeter
 
     cfg = _cfg()
     try:
-        res = engine.apply(cfg, netns=args.netns)
+        res = perimeter.firewall_apply(cfg, netns=args.netns)
     except FirewallError as exc:
         error(str(exc))
         return int(Exit.FIREWALL_ERROR)

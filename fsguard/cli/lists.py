@@ -1,8 +1,9 @@
 """``fsguard allow|deny add|del|list``: the admin whitelist and blacklist.
 
-Input is validated before anything is written; the whitelist snapshot (contract 2) is rewritten
-after every change and, when the firewall has been applied before, it is re-applied so the
-change takes effect at once (``--no-apply`` skips that).
+An adapter over :func:`fsguard.ops.lists.change` (the GUI queue runs the same): input is validated
+before anything is written; the whitelist snapshot (contract 2) is rewritten after every change;
+whitelisting a single address lifts its bans; when the firewall has been applied before, it is
+re-applied so the change takes effect at once (``--no-apply`` skips that).
 """
 
 from __future__ import annotations
@@ -11,16 +12,11 @@ import argparse
 import re
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fs_python import config as config_mod
 from fsguard.cli.exitcodes import Exit
 from fsguard.cli.output import emit, error
-from fsguard.cluster import hooks as cluster_hooks
-
-if TYPE_CHECKING:
-    from fs_python.config import Config
-    from fsguard.store import Store
 
 _DUR = re.compile(r"^(\d{1,6})([smhdw])$")
 _MULT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -47,19 +43,8 @@ def _when(expires: float | None) -> str:
     return "never" if expires is None else datetime.fromtimestamp(expires, UTC).isoformat(timespec="minutes")
 
 
-def _reapply(cfg: Config, args: argparse.Namespace) -> str:
-    from fsguard.firewall import FirewallError, engine
-
-    if getattr(args, "no_apply", False) or not (engine.state_dir(cfg) / "last-good.json").exists():
-        return ""
-    try:
-        engine.apply(cfg)
-        return "firewall re-applied"
-    except FirewallError as exc:
-        return f"firewall NOT re-applied: {exc}"
-
-
 def _run(args: argparse.Namespace) -> int:
+    from fsguard.ops import lists as ops_lists
     from fsguard.perimeter import lists
     from fsguard.store import StoreError, open_store
 
@@ -77,21 +62,17 @@ def _run(args: argparse.Namespace) -> int:
                 for e in rows) or f"({args.list_name} list is empty)"
             emit(args, rows, text)
             return int(Exit.OK)
-        if args.action == "add":
-            entry, created = lists.add(store, cfg, args.list_name, args.cidr, args.label or "",
-                                       parse_expiry(args.expires))
-            note = _after_change(cfg, store, args)
-            emit(args, {"entry": entry, "created": created, "note": note},
-                 f"{'added' if created else 'updated'} {args.list_name} {entry.cidr}" + (f"; {note}" if note else ""))
-            return int(Exit.OK)
-        n = lists.delete(store, cfg, args.list_name, args.cidr)
-        if not n:
-            error(f"{args.cidr} is not on the {args.list_name} list")
+        expires = parse_expiry(args.expires) if args.action == "add" else None
+        res = ops_lists.change(cfg, store, args.list_name, args.action, args.cidr, label=getattr(args, "label", "") or "",
+                               expires=expires, apply=not args.no_apply)
+        if args.action == "del" and not res.deleted:
+            error(res.message())
             return int(Exit.NOT_FOUND)
-        note = _after_change(cfg, store, args)
-        emit(args, {"deleted": n, "note": note}, f"removed {args.cidr} from {args.list_name}" + (
-            f"; {note}" if note else ""))
+        emit(args, res, res.message())
         return int(Exit.OK)
+    except config_mod.ConfigError as exc:
+        error(str(exc))
+        return int(Exit.CONFIG_ERROR)
     except (lists.ListError, ValueError) as exc:
         error(str(exc))
         return int(Exit.BAD_INPUT)
@@ -100,14 +81,6 @@ def _run(args: argparse.Namespace) -> int:
         return int(Exit.STORE_ERROR)
     finally:
         store.close()
-
-
-def _after_change(cfg: Config, store: Store, args: argparse.Namespace) -> str:
-    from fsguard.perimeter import snapshot
-
-    snapshot.write_from_store(cfg, store)
-    cluster_hooks.lists_changed(cfg)  # cluster: every node rebuilds its snapshot and ruleset
-    return _reapply(cfg, args)
 
 
 def register(sub: Any) -> None:

@@ -7,20 +7,25 @@ loudly. Keeping these in one module means an interface change touches one file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from fsguard import settings
 from fsguard.drill.report import StepAbort
 
 if TYPE_CHECKING:
     from fs_python.config import Config
+    from fsguard.store import Store
+
+T = TypeVar("T")
 
 
 # -- firewall (perimeter area) ------------------------------------------------------------------
 def firewall_apply(cfg: Config, netns: str | None) -> Any:
-    from fsguard import firewall
+    from fsguard.ops import perimeter
 
-    return firewall.apply(cfg, netns=netns)
+    return perimeter.firewall_apply(cfg, netns=netns)
 
 
 def is_banned(cfg: Config, ip: str, netns: str | None) -> bool:
@@ -107,7 +112,7 @@ def list_add(env: Any, list_name: str, cidr: str, label: str, ttl: float = 900.0
     """A temporary, labelled list entry (it expires by itself even if every cleanup failed)."""
     import time
 
-    from fsguard.perimeter import lists
+    from fsguard.ops import lists
     from fsguard.store import open_store
 
     store = open_store(env.cfg)
@@ -117,48 +122,45 @@ def list_add(env: Any, list_name: str, cidr: str, label: str, ttl: float = 900.0
             return  # there before the drill: neither changed nor removed by it
         env.ledger.record("list-entry", list=list_name, cidr=cidr, ip=cidr.split("/")[0],
                           config=str(env.cfg.path))
-        lists.add(store, env.cfg, list_name, cidr, label, time.time() + ttl)
+        # apply=False: the drill loads the ruleset itself, inside its namespace
+        lists.change(env.cfg, store, list_name, "add", cidr, label=label, expires=time.time() + ttl, apply=False,
+                     by="fsguard drill")
     finally:
         store.close()
 
 
 def list_del(cfg: Config, list_name: str, cidr: str) -> None:
-    from fsguard.perimeter import lists
+    from fsguard.ops import lists
+
+    _with_store(cfg, lambda store: lists.change(cfg, store, list_name, "del", cidr, apply=False))
+
+
+# -- operator actions: the operations layer the CLI and the GUI queue use -------------------------
+def _with_store(cfg: Config, body: Callable[[Store], T]) -> T:
     from fsguard.store import open_store
 
     store = open_store(cfg)
     try:
-        lists.delete(store, cfg, list_name, cidr)
+        return body(store)
     finally:
         store.close()
 
 
-# -- fail2ban area: `fsguard why`, `fsguard unban` as an operator runs them -----------------------
-def fsguard_cli(cfg: Config, *args: str, timeout: float = 60.0) -> tuple[int, str]:
-    """Run the ``fsguard`` command (this package's CLI) against the drill's config."""
-    import os
-    import subprocess
-    import sys
+def unban(cfg: Config, ip: str) -> tuple[bool, str]:
+    """``fsguard unban ip`` as an operator runs it: (lifted from somewhere, the message shown)."""
+    from fsguard.ops import bans
 
-    env = dict(os.environ, FSGUARD_CONFIG=str(cfg.path))
-    proc = subprocess.run([sys.executable, "-m", "fsguard.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+    res = _with_store(cfg, lambda store: bans.unban(cfg, store, ip, reason="fsguard unban (operator)"))
+    return res.found and res.ok, res.message()
 
 
 def why(cfg: Config, ip: str) -> tuple[dict[str, Any], str]:
     """(``fsguard --json why ip`` result, ``fsguard why ip`` text)."""
-    import json
+    from fsguard.cli.fail2ban import why_text
+    from fsguard.ops import bans
 
-    rc, out = fsguard_cli(cfg, "--json", "why", ip)
-    if rc != 0:
-        raise StepAbort(f"fsguard why {ip}: exit {rc}: {out.strip()[:300]}")
-    try:
-        data = json.loads(out)
-    except ValueError:
-        raise StepAbort(f"fsguard --json why {ip}: not JSON: {out.strip()[:200]}") from None
-    _, text = fsguard_cli(cfg, "why", ip)
-    return data, text
+    res = _with_store(cfg, lambda store: bans.why(cfg, store, ip))
+    return res.to_json(), why_text(res)
 
 
 def drop_packets(cfg: Config, netns: str | None) -> int:
@@ -167,7 +169,7 @@ def drop_packets(cfg: Config, netns: str | None) -> int:
     import subprocess
 
     prefix = ["ip", "netns", "exec", netns] if netns else []
-    backend = cfg.get("firewall", "backend", "nftables") or "nftables"
+    backend = settings.FIREWALL_BACKEND.get(cfg)
     if backend == "nftables":
         proc = subprocess.run(prefix + ["nft", "-j", "list", "table", "inet", "fsguard"], capture_output=True,
                               text=True, timeout=30, check=False)
@@ -206,14 +208,7 @@ def undo_host_item(item: dict[str, Any]) -> None:
     elif kind == "reapply":
         firewall_apply(cfg, None)
     elif kind == "ban":
-        from fsguard.cli.fail2ban import unban
-        from fsguard.store import open_store
-
-        store = open_store(cfg)
-        try:
-            unban(cfg, store, str(item["ip"]))
-        finally:
-            store.close()
+        unban(cfg, str(item["ip"]))
     elif kind == "rows":
         delete_rows(cfg, [str(i) for i in item.get("ips", [])], float(item.get("since") or 0))
     else:

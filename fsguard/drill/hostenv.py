@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fs_python import config as config_mod
+from fsguard import settings
 from fsguard.drill import deps
 from fsguard.drill.f2bproc import PrivateFail2ban, base_env
 from fsguard.drill.ledger import Ledger
@@ -58,7 +59,7 @@ class HostEnv:
         self.topo = Topology(ledger.run_id, host_mode=True)
         self.scan_user = f"drill{ledger.run_id}"  # no such user: 401 then 403, like any guess
         self.domain = ""
-        self.logpath = Path(self.cfg.get("fail2ban", "logpath", "/var/log/freeswitch/freeswitch.log"))
+        self.logpath = Path(settings.F2B_LOGPATH.get(self.cfg))
         self.log_start = 0
         self.f2b: PrivateFail2ban | None = None
         self.setup: list[Check] = []
@@ -99,18 +100,18 @@ class HostEnv:
     def _freeswitch(self) -> str:
         if shutil.which("fs_cli") is None:
             raise RuntimeError("fs_cli not found")
-        target = self.cfg.get("drill", "target", "") or fs_cli("global_getvar", "local_ip_v4")
+        target = settings.DRILL_TARGET.get(self.cfg) or fs_cli("global_getvar", "local_ip_v4")
         from fs_python.eventline import normalize_ip
 
         ip = normalize_ip(target)
         if ip is None or ":" in ip:
             raise RuntimeError(f"FreeSWITCH's address {target[:40]!r} is not an IPv4 address ([drill] target)")
         self.topo.pbx_ip = ip
-        self.domain = self.cfg.get("drill", "domain", "") or fs_cli("global_getvar", "domain") or ip
+        self.domain = settings.DRILL_DOMAIN.get(self.cfg) or fs_cli("global_getvar", "domain") or ip
         return f"SIP at {ip}, domain {self.domain}"
 
     def _fail2ban(self) -> str:
-        sock = Path(self.cfg.get("fail2ban", "socket", "") or "/var/run/fail2ban/fail2ban.sock")
+        sock = Path(settings.F2B_SOCKET.get(self.cfg))
         self.f2b = PrivateFail2ban(Path("/etc/fail2ban"), sock.parent, netns=None,
                                    env=base_env(self.cfg.path), sock=sock)
         jails = [j for j in self.f2b.jails() if j.startswith("fsguard")]
@@ -120,7 +121,7 @@ class HostEnv:
 
     def _ruleset(self) -> str:
         # Only checked, never changed here: the drill re-applies the operator's own config later.
-        backend = self.cfg.get("firewall", "backend", "nftables") or "nftables"
+        backend = settings.FIREWALL_BACKEND.get(self.cfg)
         deps.drop_packets(self.cfg, None)  # raises when fsguard's table/chains are not there
         return f"{backend}: fsguard's rules loaded"
 

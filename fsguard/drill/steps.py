@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fs_python import eventline
+from fsguard import settings
 from fsguard.drill import deps
 from fsguard.drill.client import Agent, host
 from fsguard.drill.env import SimEnv
@@ -123,7 +124,7 @@ def step_scanner(env: SimEnv, step: Step) -> None:
     # fail2ban reports a ban before its action ran (reference, fail2ban finding 8): wait a little.
     ok, took = wait_for(lambda: deps.is_banned(env.cfg, ip, env.topo.pbx_ns), 3.0, 0.05)
     step.check("address is in the kernel ban set", ok,
-               f"{env.cfg.get('firewall', 'backend', 'nftables')} ban set in {env.topo.pbx_ns or 'the host'}", took)
+               f"{settings.FIREWALL_BACKEND.get(env.cfg)} ban set in {env.topo.pbx_ns or 'the host'}", took)
     control = reachable(env, "clean", 5060)
     dropped = [p for p in ((5060, 5080) if r5080 else (5060,)) if not reachable(env, "scanner", p)]
     cut = control and dropped == ([5060, 5080] if r5080 else [5060])
@@ -135,12 +136,12 @@ def step_scanner(env: SimEnv, step: Step) -> None:
     check_evidence(env, step, ip)
     check_why(env, step, ip, jails)
     t1 = time.monotonic()
-    rc, out = deps.fsguard_cli(env.cfg, "unban", ip)
+    lifted, out = deps.unban(env.cfg, ip)
     ok, took = wait_for(lambda: not deps.is_banned(env.cfg, ip, env.topo.pbx_ns), 5.0)
     back = ok and reachable(env, "scanner", 5060)
     # "restores" only means something when the address was cut off before
-    step.check("an unban restores it", cut and rc == 0 and back and not f2b.banned_in(ip),
-               f"`fsguard unban {ip}`: {out.strip().splitlines()[0] if out.strip() else rc}; "
+    step.check("an unban restores it", cut and lifted and back and not f2b.banned_in(ip),
+               f"`fsguard unban {ip}`: {out}; "
                f"OPTIONS answered again: {back}", time.monotonic() - t1)
     rows = deps.ban_rows(env.cfg, ip)
     step.check("the unban is recorded", bool(rows) and all(r.get("ban_status") == "unbanned" for r in rows),
@@ -169,11 +170,11 @@ def check_ipv6_scanner(env: SimEnv, step: Step) -> None:
                f"{ip6}: INVITEs {codes}; event lines {events_for(env, ip6)}; banned by fail2ban: {decided}; "
                f"in the IPv6 ban set: {ok}; "
                f"clean IPv6 address answered: {control == 200}; dropped on {dropped}", took)
-    rc, out = deps.fsguard_cli(env.cfg, "unban", ip6)
+    lifted, out = deps.unban(env.cfg, ip6)
     back = _options(env, "scanner6", server, 5060) == 200
-    step.check("an IPv6 unban restores it", dropped == [5060, 5080] and rc == 0 and back
+    step.check("an IPv6 unban restores it", dropped == [5060, 5080] and lifted and back
                and not deps.is_banned(env.cfg, ip6, env.topo.pbx_ns),
-               f"`fsguard unban {ip6}`: exit {rc}; answered again: {back}")
+               f"`fsguard unban {ip6}`: {out}; answered again: {back}")
 
 
 def _options(env: SimEnv, role: str, server: str, port: int) -> int | None:
@@ -302,7 +303,7 @@ def step_lists(env: SimEnv, step: Step) -> None:
                    f"{roles['feedlisted']}: answered before the feed: {before['feedlisted']}; "
                    f"after: answered on {fl or 'no port'}")
     host = env.mode == "host"
-    if host and not env.cfg.get_list("countries", "allow"):
+    if host and not settings.COUNTRIES_ALLOW.get(env.cfg):
         step.skip("an address outside the allowed countries is refused on 5060", "no [countries] allow here")
     else:
         fr = reachable(env, "foreign", 5060)

@@ -18,16 +18,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fs_python.config import ConfigError
+from fsguard import settings
 from fsguard.f2b import filters
 
 if TYPE_CHECKING:
     from fs_python.config import Config
 
-JAILS = ("fsguard-auth", "fsguard-scan", "fsguard-sofia", "fsguard-fusionpbx")
+JAILS = settings.F2B_JAILS_ALL
 ENABLED_JAILS = ("fsguard-auth", "fsguard-scan")
-DEFAULT_LOGPATH = "/var/log/freeswitch/freeswitch.log"
-DEFAULT_PORTS = "5060,5061,5080,5081"
-BASE_IGNOREIP = "127.0.0.1/8 ::1"
 SECTION = "fail2ban"
 
 
@@ -35,12 +34,11 @@ class RenderError(Exception):
     """A setting makes the fail2ban config impossible to render."""
 
 
-def _opt(cfg: Config, key: str, default: str) -> str:
-    return str(cfg.get(SECTION, key, default))
-
-
-def _int(cfg: Config, key: str, default: int) -> int:
-    return int(cfg.get_int(SECTION, key, default))
+def _backend(cfg: Config) -> str:
+    try:
+        return settings.F2B_BACKEND.get(cfg)
+    except ConfigError as exc:
+        raise RenderError(str(exc)) from None
 
 
 def action_py() -> str:
@@ -116,47 +114,45 @@ def _q(value: str) -> str:
 
 
 def jail_local(cfg: Config, *, logpath: Path, config_path: str, pythonpath: str) -> str:
-    backend = _opt(cfg, "backend", "auto")
-    if backend not in ("auto", "pyinotify", "polling", "systemd"):
-        raise RenderError(f"[fail2ban] backend: must be auto, pyinotify, polling or systemd, not {backend!r}")
-    ignoreip = " ".join(cfg.get_list(SECTION, "ignoreip", tuple(BASE_IGNOREIP.split())))
-    netns = _opt(cfg, "netns", "")
-    firewall = _opt(cfg, "firewall", "on")
+    backend = _backend(cfg)
+    ignoreip = " ".join(settings.F2B_IGNOREIP.get(cfg))
+    netns = settings.F2B_NETNS.get(cfg)
+    firewall = "on" if settings.F2B_FIREWALL.get(cfg) else "off"
     action = "fsguard_action.py[config=%s, pythonpath=%s, netns=%s, firewall=%s]" % (
         _q(config_path), _q(pythonpath), _q(netns), _q(firewall))
     src = f"backend = {backend}\n" + ("" if backend == "systemd" else f"logpath = {logpath}\n")
     common = (
-        f"{src}port = {_opt(cfg, 'ports', DEFAULT_PORTS)}\nprotocol = udp,tcp\n"
+        f"{src}port = {settings.F2B_PORTS.get(cfg)}\nprotocol = udp,tcp\n"
         f"usedns = no\nignoreip = {ignoreip}\nignorecommand =\naction = {action}\n"
         # Escalation for repeat offenders: every new ban of an address lasts longer (all jails).
         "bantime.increment = true\nbantime.factor = 1\n"
-        f"bantime.maxtime = {_int(cfg, 'bantime_max', 4 * 7 * 86400)}\nbantime.overalljails = true\n"
+        f"bantime.maxtime = {settings.F2B_BANTIME_MAX.get(cfg)}\nbantime.overalljails = true\n"
     )
-    auth = _int(cfg, "auth_maxretry", 5)
-    scan = _int(cfg, "scan_maxretry", 2)
+    auth = settings.F2B_AUTH_MAXRETRY.get(cfg)
+    scan = settings.F2B_SCAN_MAXRETRY.get(cfg)
     return f"""# fsguard's jails (rendered by fsguard; do not edit: re-render with fsguard).
 # The ignore list is kept in sync at runtime by `fsguard service` (registered customers, admin
 # whitelist, carriers) and written to fsguard.whitelist.local so a restart starts with it.
 
 [fsguard-auth]
 # auth failures and unknown users, from fsguard's event lines (token-bound)
-enabled = {"true" if cfg.get_bool(SECTION, "auth_enabled", True) else "false"}
+enabled = {"true" if settings.F2B_AUTH_ENABLED.get(cfg) else "false"}
 filter = fsguard-events[mode=auth]
 maxretry = {auth}
-findtime = {_int(cfg, 'auth_findtime', 600)}
-bantime = {_int(cfg, 'auth_bantime', 3600)}
+findtime = {settings.F2B_AUTH_FINDTIME.get(cfg)}
+bantime = {settings.F2B_AUTH_BANTIME.get(cfg)}
 {common}
 [fsguard-scan]
 # not-found numbers and IP-literal domains: scanners, banned quickly
-enabled = {"true" if cfg.get_bool(SECTION, "scan_enabled", True) else "false"}
+enabled = {"true" if settings.F2B_SCAN_ENABLED.get(cfg) else "false"}
 filter = fsguard-events[mode=scan]
 maxretry = {scan}
-findtime = {_int(cfg, 'scan_findtime', 600)}
-bantime = {_int(cfg, 'scan_bantime', 86400)}
+findtime = {settings.F2B_SCAN_FINDTIME.get(cfg)}
+bantime = {settings.F2B_SCAN_BANTIME.get(cfg)}
 {common}
 [fsguard-sofia]
 # sofia's own records; opt-in (forged records printed at column 0 cannot be told from real ones)
-enabled = {"true" if cfg.get_bool(SECTION, "sofia_enabled", False) else "false"}
+enabled = {"true" if settings.F2B_SOFIA_ENABLED.get(cfg) else "false"}
 filter = fsguard-sofia
 maxretry = {auth}
 findtime = 600
@@ -164,7 +160,7 @@ bantime = 3600
 {common}
 [fsguard-fusionpbx]
 # FusionPBX's "[inbound routes] 404 not found" line; opt-in (fsguard's handler logs event lines)
-enabled = {"true" if cfg.get_bool(SECTION, "fusionpbx_enabled", False) else "false"}
+enabled = {"true" if settings.F2B_FUSIONPBX_ENABLED.get(cfg) else "false"}
 filter = fsguard-fusionpbx
 maxretry = {scan}
 findtime = 600
@@ -237,9 +233,9 @@ def render_config(cfg: Config, out_dir: Path, *, logpath: Path, private: bool = 
         raise RenderError("[fsguard] event_token is not set: install fsguard first")
     out_dir = Path(out_dir)
     logpath = Path(logpath)
-    if _opt(cfg, "backend", "auto") != "systemd":
+    if _backend(cfg) != "systemd":
         ensure_log(logpath)
-    pythonpath = _opt(cfg, "pythonpath", str(Path(__file__).resolve().parents[2]))
+    pythonpath = settings.F2B_PYTHONPATH.get(cfg) or str(Path(__file__).resolve().parents[2])
     written = [
         _write(out_dir / "filter.d" / "fsguard-events.conf", filters.events_filter(token)),
         _write(out_dir / "filter.d" / "fsguard-sofia.conf", filters.sofia_filter()),

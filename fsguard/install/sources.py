@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from fs_python import config as fsconfig
 from fsguard.install.files import Desired
 from fsguard.install.target import Misconfigured, Target
 
@@ -231,7 +232,7 @@ def fail2ban(t: Target, cfg: object) -> tuple[list[Desired], list[str]]:
 
     try:
         return _fail2ban_files(t, cfg, render.render_config)
-    except render.RenderError as exc:
+    except (render.RenderError, fsconfig.ConfigError) as exc:
         raise Misconfigured(f"fail2ban config cannot be rendered: {exc}") from None
 
 

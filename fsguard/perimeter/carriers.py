@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fsguard import settings
 from fsguard.perimeter.addr import AddressError, cidr_text, parse_cidr, range_to_cidrs
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def _carrier(text: str, label: str, source: str) -> Carrier:
 
 def from_config(cfg: Config) -> tuple[list[Carrier], list[str]]:
     out, errors = [], []
-    for item in cfg.get_list("carriers", "cidrs"):
+    for item in settings.CARRIERS_CIDRS.get(cfg):
         try:
             out.append(_carrier(item, "config", "config"))
         except AddressError as exc:
@@ -71,7 +72,7 @@ def from_fusionpbx(store: Store, acl: str = "providers") -> tuple[list[Carrier],
 
 def carriers(cfg: Config, store: Store | None) -> tuple[list[Carrier], list[str]]:
     out, errors = from_config(cfg)
-    acl = cfg.get("carriers", "fusionpbx_acl", "providers")
+    acl = settings.CARRIERS_FUSIONPBX_ACL.get(cfg)
     if store is not None and acl and getattr(store, "kind", "") == "pgsql":
         try:
             more, errs = from_fusionpbx(store, acl)

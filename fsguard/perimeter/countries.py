@@ -22,19 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fsguard import settings
 from fsguard.perimeter.addr import Range, ip_to_int, merge
 from fsguard.perimeter.fetch import FetchError, http_get, is_local, read_local
 
 if TYPE_CHECKING:
     from fs_python.config import Config
 
-RIR_SOURCES = (
-    "https://ftp.afrinic.net/pub/stats/afrinic/delegated-afrinic-extended-latest",
-    "https://ftp.apnic.net/stats/apnic/delegated-apnic-extended-latest",
-    "https://ftp.arin.net/pub/stats/arin/delegated-arin-extended-latest",
-    "https://ftp.lacnic.net/pub/stats/lacnic/delegated-lacnic-extended-latest",
-    "https://ftp.ripe.net/pub/stats/ripencc/delegated-ripencc-extended-latest",
-)
+RIR_SOURCES = settings.COUNTRIES_SOURCES.default
 CC_RE = re.compile(r"^[A-Z]{2}$")
 MAX_BYTES = 64 * 1024 * 1024
 
@@ -52,7 +47,7 @@ class CountryData:
 
 
 def allowed_codes(cfg: Config) -> list[str]:
-    codes = [c.upper() for c in cfg.get_list("countries", "allow")]
+    codes = [c.upper() for c in settings.COUNTRIES_ALLOW.get(cfg)]
     bad = [c for c in codes if not CC_RE.match(c)]
     if bad:
         raise ValueError(f"[countries] allow: not ISO 3166 alpha-2 codes: {', '.join(bad)}")
@@ -103,12 +98,12 @@ def refresh(cfg: Config, *, force: bool = False) -> CountryData:
     codes = allowed_codes(cfg)
     d = _dir(cfg)
     d.mkdir(parents=True, exist_ok=True)
-    max_age = cfg.get_int("countries", "refresh_hours", 24) * 3600
+    max_age = settings.COUNTRIES_REFRESH_HOURS.get(cfg) * 3600
     data = CountryData(countries=codes)
     if not codes:
         return data
     per_cc: dict[int, list[Range]] = {4: [], 6: []}
-    for source in cfg.get_list("countries", "sources", RIR_SOURCES):
+    for source in settings.COUNTRIES_SOURCES.get(cfg):
         raw = d / _raw_name(source)
         meta_path = raw.with_name(raw.name + ".meta.json")
         fresh = raw.exists() and time.time() - raw.stat().st_mtime < max_age
@@ -171,7 +166,7 @@ def load(cfg: Config) -> CountryData:
 def country_of(cfg: Config, ip_value: int, fam: int) -> str | None:
     """Country of an address from the cached raw files (for ``fsguard why``); slow path, CLI only."""
     d = _dir(cfg)
-    for source in cfg.get_list("countries", "sources", RIR_SOURCES):
+    for source in settings.COUNTRIES_SOURCES.get(cfg):
         raw = d / _raw_name(source)
         if not raw.exists():
             continue

@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fsguard import settings
 from fsguard.perimeter.addr import AddressError, Policy, Range
 
 if TYPE_CHECKING:
     from fs_python.config import Config
     from fsguard.store import Store
 
-VOIPBL_URL = "http://www.voipbl.org/update/"
-APIBAN_URL = "https://apiban.org/api"
+VOIPBL_URL = settings.FEEDS_VOIPBL_URL.default
+APIBAN_URL = settings.FEEDS_APIBAN_URL.default
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_EXAMPLES = 20
 
@@ -63,21 +64,21 @@ class Parsed:
 
 def policy(cfg: Config) -> Policy:
     return Policy(
-        floor4=min(32, max(1, cfg.get_int("feeds", "floor4", 10))),
-        floor6=min(128, max(1, cfg.get_int("feeds", "floor6", 32))),
-        accept_test_ranges=cfg.get_bool("feeds", "accept_test_ranges", False),
+        floor4=min(32, max(1, settings.FEEDS_FLOOR4.get(cfg))),
+        floor6=min(128, max(1, settings.FEEDS_FLOOR6.get(cfg))),
+        accept_test_ranges=settings.FEEDS_ACCEPT_TEST_RANGES.get(cfg),
     )
 
 
 def specs(cfg: Config) -> list[FeedSpec]:
     """The enabled feeds, from config. Bad names/sources raise ValueError with the reason."""
     out: list[FeedSpec] = []
-    if cfg.get_bool("feeds", "voipbl", True):
-        out.append(FeedSpec("voipbl", cfg.get("feeds", "voipbl_url", VOIPBL_URL)))
-    key = cfg.get("feeds", "apiban_key", "")
+    if settings.FEEDS_VOIPBL.get(cfg):
+        out.append(FeedSpec("voipbl", settings.FEEDS_VOIPBL_URL.get(cfg)))
+    key = settings.FEEDS_APIBAN_KEY.get(cfg)
     if key:
-        out.append(FeedSpec("apiban", cfg.get("feeds", "apiban_url", APIBAN_URL), "apiban", key))
-    for item in cfg.get_list("feeds", "extra"):
+        out.append(FeedSpec("apiban", settings.FEEDS_APIBAN_URL.get(cfg), "apiban", key))
+    for item in settings.FEEDS_EXTRA.get(cfg):
         name, sep, source = item.partition("=")
         if not sep or not NAME_RE.match(name) or name in ("voipbl", "apiban"):
             raise ValueError(f"[feeds] extra: bad entry {item[:60]!r} (want name=URL-or-path)")

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from fsguard import settings
+
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BYTES = settings.FEEDS_MAX_BYTES.default
 USER_AGENT = "fsguard/0.1 (+https://github.com/fsguard)"
 
 

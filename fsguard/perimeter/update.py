@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fsguard import settings
 from fsguard.perimeter import apiban, feeds
 from fsguard.perimeter.addr import Range
 from fsguard.perimeter.fetch import (
-    DEFAULT_MAX_BYTES,
     Fetched,
     FetchError,
     RateLimiter,
@@ -56,7 +56,7 @@ def _diff(old: dict[int, list[Range]], new: dict[int, list[Range]]) -> tuple[int
 
 
 def _fetch(cfg: Config, spec: feeds.FeedSpec, doc: dict[str, Any], progress: Progress | None) -> Fetched:
-    max_bytes = cfg.get_int("feeds", "max_bytes", DEFAULT_MAX_BYTES)
+    max_bytes = settings.FEEDS_MAX_BYTES.get(cfg)
     if is_local(spec.source):
         return read_local(spec.source, max_bytes)
 
@@ -67,7 +67,7 @@ def _fetch(cfg: Config, spec: feeds.FeedSpec, doc: dict[str, Any], progress: Pro
     return http_get(
         spec.source,
         etag=str(doc.get("etag", "")), last_modified=str(doc.get("last_modified", "")),
-        timeout=float(cfg.get_int("feeds", "timeout", 30)), retries=cfg.get_int("feeds", "retries", 3),
+        timeout=float(settings.FEEDS_TIMEOUT.get(cfg)), retries=settings.FEEDS_RETRIES.get(cfg),
         max_bytes=max_bytes, progress=report,
     )
 
@@ -91,7 +91,7 @@ def update_plain(cfg: Config, spec: feeds.FeedSpec, *, progress: Progress | None
     complete = is_local(spec.source) or got.body.endswith(b"\n")
     parsed = feeds.parse_text(got.body, feeds.policy(cfg), complete=complete)
     res.rejected, res.reasons, res.examples = sum(parsed.rejected.values()), dict(parsed.rejected), parsed.examples
-    ratio = float(cfg.get("feeds", "min_keep_ratio", "0.5") or 0.5)
+    ratio = settings.FEEDS_MIN_KEEP_RATIO.get(cfg)
     if parsed.count == 0:
         res.status, res.error = "refused", "no valid entry in the download (empty or garbage); kept the last good copy"
     elif old_count and parsed.count < ratio * old_count:
@@ -120,11 +120,11 @@ def update_apiban(cfg: Config, spec: feeds.FeedSpec, *, progress: Progress | Non
     doc = feeds.load_cache(cfg, spec.name)
     seen: dict[str, float] = {str(k): float(v) for k, v in (doc.get("seen") or {}).items()}
     res = FeedResult(spec.name, "failed", entries=len(seen))
-    lim = limiter or RateLimiter(cfg.get_int("feeds", "apiban_rate", 11) - 1,
-                                 float(cfg.get_int("feeds", "apiban_window", 120)), sleep=sleep)
+    lim = limiter or RateLimiter(settings.FEEDS_APIBAN_RATE.get(cfg) - 1,
+                                 float(settings.FEEDS_APIBAN_WINDOW.get(cfg)), sleep=sleep)
     try:
         got = apiban.fetch_new(spec.source, spec.key, str(doc.get("last_id", "")), limiter=lim,
-                               timeout=float(cfg.get_int("feeds", "timeout", 30)), progress=progress, sleep=sleep)
+                               timeout=float(settings.FEEDS_TIMEOUT.get(cfg)), progress=progress, sleep=sleep)
     except FetchError as exc:
         res.error = redact(str(exc), [spec.key])  # the key is in the URL: never in a shown error
         return res
@@ -132,7 +132,7 @@ def update_apiban(cfg: Config, spec: feeds.FeedSpec, *, progress: Progress | Non
     parsed = feeds.parse_text(("\n".join(got.addresses) + "\n").encode(), pol)
     res.rejected, res.reasons, res.examples = sum(parsed.rejected.values()), dict(parsed.rejected), parsed.examples
     now = time.time()
-    keep = now - 86400 * cfg.get_int("feeds", "apiban_days", 7)
+    keep = now - 86400 * settings.FEEDS_APIBAN_DAYS.get(cfg)
     before = set(seen)
     for a in got.addresses:
         try:

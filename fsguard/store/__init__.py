@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fsguard import settings
 from fsguard.store import schema
 
 if TYPE_CHECKING:
@@ -203,8 +204,7 @@ class Store:
 
 def pg_params(cfg: Config) -> dict[str, str]:
     """psycopg2 connection keywords from ``[store]``."""
-    keys = ("host", "port", "dbname", "user", "password", "sslmode")
-    return {k: cfg.get("store", k) for k in keys if cfg.get("store", k)}
+    return {s.key: s.get(cfg) for s in settings.STORE_PG if s.get(cfg)}
 
 
 def open_store(cfg: Config) -> Store:
@@ -212,7 +212,7 @@ def open_store(cfg: Config) -> Store:
     if cfg.store_kind == "pgsql":
         store = Store.pgsql(**pg_params(cfg))
     else:
-        path = cfg.get("store", "path", "") or str(cfg.state_dir / "fsguard.db")
+        path = settings.STORE_PATH.get(cfg) or str(cfg.state_dir / "fsguard.db")
         store = Store.sqlite(path)
     store.migrate()
     return store
