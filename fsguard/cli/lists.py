@@ -63,8 +63,8 @@ def _run(args: argparse.Namespace) -> int:
             emit(args, rows, text)
             return int(Exit.OK)
         expires = parse_expiry(args.expires) if args.action == "add" else None
-        res = ops_lists.change(cfg, store, args.list_name, args.action, args.cidr, label=getattr(args, "label", "") or "",
-                               expires=expires, apply=not args.no_apply)
+        res = ops_lists.change(cfg, store, args.list_name, args.action, args.cidr,
+                               label=getattr(args, "label", "") or "", expires=expires, apply=not args.no_apply)
         if args.action == "del" and not res.deleted:
             error(res.message())
             return int(Exit.NOT_FOUND)
