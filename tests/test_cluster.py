@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fsguard.cli import fail2ban as cli_f2b
 from fsguard.cluster import publish
 from fsguard.cluster.publish import apply_decision
+from fsguard.ops import bans as ops_bans
 from fsguard.service import Service
 from fsguard.store import Store, open_store
 from tests.clusterlab import Node, PrivatePG, close_nodes, wait_until
@@ -103,7 +103,8 @@ def test_unban_on_c_lifts_on_a_and_b(nodes: list[Node]) -> None:
     assert wait_until(lambda: b.banned(SCANNER) and c.banned(SCANNER))
     store = _store(c)
     try:
-        res = cli_f2b.unban(c.cfg, store, SCANNER)  # `fsguard unban` on C (no fail2ban here: a note)
+        # `fsguard unban` on C (no fail2ban here: a note)
+        res = ops_bans.unban(c.cfg, store, SCANNER, reason="fsguard unban (operator)")
     finally:
         store.close()
     assert res.kernel and not c.banned(SCANNER)
