@@ -41,7 +41,8 @@ QUEUE_LEN = config.EVENT_QUEUE_LEN.default  # events buffered while the loop is 
 POP_TIMEOUT_MS = 500  # bounded, so shutdown is noticed within half a second
 TICK_SECONDS = 1.0
 SEED_RETRY = (1.0, 30.0)  # first and longest wait between seed attempts
-PENDING_SECONDS = config.LITERAL_WAIT.default  # a challenged REGISTER is answered within milliseconds; a scanner never answers
+# a challenged REGISTER is answered within milliseconds; a scanner never answers
+PENDING_SECONDS = config.LITERAL_WAIT.default
 MAX_PENDING = 20_000
 
 
