@@ -39,8 +39,9 @@ def wait_until(cond: Callable[[], bool], timeout: float = 15.0) -> bool:
 class PrivatePG:
     """initdb + pg_ctl in a temp dir, trust auth on 127.0.0.1:<port>, run as the postgres user."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, fsync: bool = False) -> None:
         self.port = port
+        self.fsync = "on" if fsync else "off"
         self.dir = Path(tempfile.mkdtemp(prefix="fsg-pg-"))
         shutil.chown(self.dir, "postgres", "postgres")
         self.data = self.dir / "data"
@@ -53,7 +54,7 @@ class PrivatePG:
 
     def start(self) -> None:
         self._pg("pg_ctl", "-D", str(self.data), "-w", "-l", str(self.dir / "log"), "-o",
-                 f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+                 f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync={self.fsync}", "start")
 
     def stop(self) -> None:
         self._pg("pg_ctl", "-D", str(self.data), "-w", "-m", "fast", "stop")
@@ -73,7 +74,8 @@ class Node:
     """One node: namespace ``lab.pbx`` holds its kernel sets; a Runtime (listener, outbox, tick)
     and a fail2ban action Recorder (the real action code, called directly)."""
 
-    def __init__(self, name: str, db: dict[str, str], base: Path, *, on_applied: Any = None) -> None:
+    def __init__(self, name: str, db: dict[str, str], base: Path, *, on_applied: Any = None,
+                 cluster: bool = True) -> None:
         self.name = name
         self.lab = Lab(name)
         self.state = base / name
@@ -83,7 +85,8 @@ class Node:
         self.path.write_text(f"[fsguard]\nstate_dir = {self.state}\n[store]\nkind = pgsql\n{store}"
                              "[feeds]\naccept_test_ranges = yes\n[firewall]\nbackend = nftables\n"
                              f"[fail2ban]\nnetns = {self.lab.pbx}\n"
-                             f"socket = {base / name / 'none.sock'}\njail_dir =\n[cluster]\nnode = {name}\n")
+                             f"socket = {base / name / 'none.sock'}\njail_dir =\n"
+                             + (f"[cluster]\nnode = {name}\n" if cluster else ""))
         self.cfg = config.load(self.path)
         self.on_applied = on_applied
         self.rt: Runtime | None = None

@@ -115,8 +115,9 @@ def test_another_nodes_ban_keeps_the_address_in_when_one_node_lifts_its_own(node
     a, b, c = nodes
     a.ban(SCANNER)
     b.ban(SCANNER)
-    assert wait_until(lambda: c.banned(SCANNER))
     assert c.rt is not None and a.rt is not None
+    b_ban = ("ban", SCANNER, "b")
+    assert wait_until(lambda: b_ban in c.rt.listener.seen and b_ban in a.rt.listener.seen)  # type: ignore[union-attr]
     a.recorder.unban({"ip": SCANNER})  # A's fail2ban: its own ban ended
     unban = ("unban", SCANNER, "a")
     assert wait_until(lambda: unban in c.rt.listener.seen and unban in a.rt.listener.seen)  # type: ignore[union-attr]
@@ -130,6 +131,7 @@ def test_node_restarted_mid_attack_catches_up(nodes: list[Node]) -> None:
     b.lab.exec_pbx("nft", "flush", "set", "inet", "fsguard", "ban4", check=False)  # a reboot empties it
     a.ban("203.0.113.81")
     a.ban("203.0.113.82", seconds=-1)
+    assert publish.publisher(a.cfg).settle()  # A's decisions are in the database
     assert not b.banned("203.0.113.81")
     assert b.start()  # ready only after the bans in force are loaded
     assert b.banned("203.0.113.81") and b.banned("203.0.113.82")
@@ -210,6 +212,7 @@ def test_postgres_down_mid_attack_bans_kept_and_replayed_exactly_once(private_pg
         a.ban("203.0.113.102")  # the attack goes on: A still bans on its own
         a.ban("203.0.113.103")
         c.ban("203.0.113.104")
+        assert publish.publisher(a.cfg).settle() and publish.publisher(c.cfg).settle()
         assert a.banned("203.0.113.102") and a.banned("203.0.113.103") and c.banned("203.0.113.104")
         assert publish.publisher(a.cfg).outbox.size() == 2 and publish.publisher(c.cfg).outbox.size() == 1
         assert not b.banned("203.0.113.102")
@@ -230,3 +233,18 @@ def test_postgres_down_mid_attack_bans_kept_and_replayed_exactly_once(private_pg
         assert rows == [{"ip_address": f"203.0.113.{i}", "n": 1} for i in (101, 102, 103, 104)]
     finally:
         close_nodes(made)
+
+
+def test_benchmark_quick_runs() -> None:
+    import re
+    import subprocess
+    import sys
+
+    if why:
+        pytest.skip(why)
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_cluster.py"), "--quick"],
+                          capture_output=True, text=True, timeout=300, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("RESULT ") and re.search(r"\d+\.\d+x", last) and " 0 missing" in last, last

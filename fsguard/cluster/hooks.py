@@ -25,11 +25,11 @@ def _get(a_info: Any, key: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-def _submit(cfg: Config, kind: str, body: dict[str, Any]) -> None:
+def _submit(cfg: Config, kind: str, body: dict[str, Any], wait: bool = True) -> None:
     try:
         from fsguard.cluster import publish
 
-        publish.publisher(cfg).submit(kind, body)
+        publish.publisher(cfg).submit(kind, body, wait=wait)
     except Exception as exc:
         log.error("cluster: could not publish %s: %s", kind, exc)
 
@@ -42,7 +42,7 @@ def banned(cfg: Config, jail: str, a_info: Any, status: str) -> None:
     secs = int(secs) if secs is not None and int(secs) > 0 else None
     start = float(_get(a_info, "time", time.time()))
     _submit(cfg, "ban", {"ip": str(_get(a_info, "ip", "")), "jail": jail, "start": start, "secs": secs,
-                         "end": None if secs is None else start + secs})
+                         "end": None if secs is None else start + secs}, wait=False)
 
 
 def prolonged(cfg: Config, jail: str, a_info: Any) -> None:
@@ -50,7 +50,7 @@ def prolonged(cfg: Config, jail: str, a_info: Any) -> None:
         return
     secs = _get(a_info, "bantime")
     _submit(cfg, "prolong", {"ip": str(_get(a_info, "ip", "")), "jail": jail,
-                             "secs": int(secs) if secs is not None and int(secs) > 0 else None})
+                             "secs": int(secs) if secs is not None and int(secs) > 0 else None}, wait=False)
 
 
 def unbanned(cfg: Config, ip: str, jail: str | None, reason: str) -> None:
@@ -58,7 +58,7 @@ def unbanned(cfg: Config, ip: str, jail: str | None, reason: str) -> None:
     lifted on every node, in their fail2ban too."""
     if cluster.enabled(cfg):
         _submit(cfg, "unban", {"ip": ip, "jail": jail or "", "scope": "node" if jail else "all",
-                               "reason": reason[:200]})
+                               "reason": reason[:200]}, wait=jail is None)  # fail2ban's action never waits
 
 
 def lists_changed(cfg: Config) -> None:
