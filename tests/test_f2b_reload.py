@@ -225,3 +225,24 @@ def test_uninstall_release_leaves_fail2ban_clean(tmp_path: Path, netns: str) -> 
     finally:
         server.stop()
         store.close()
+
+
+def test_ban_is_applied_before_the_filter_reads_on(tmp_path: Path, netns: str) -> None:
+    """fsguard.f2b.prompt: the ban runs in the filter thread right after fail2ban decides it, so it
+    is in the kernel before the next line is even read (fail2ban's actions thread would poll)."""
+    cfg, conf, log = _setup(tmp_path, netns)
+    server = Server(conf)
+    server.start()
+    try:
+        ts = time.strftime("%Y-%m-%d %H:%M:%S") + ".000001"
+        with open(log, "a", encoding="utf-8") as fh:  # eight guesses in one write: maxretry is 5
+            fh.write("".join(f"{ts} 12.50% [WARNING] fsguard:1 " + eventline.render(
+                TOKEN, "auth-failure", A, {"user": f"{100 + i}", "domain": "pbx.example.com"}) for i in range(8)))
+        assert _wait(lambda: server.log().count(f"Found {A}") == 8), server.log()[-2000:]
+        text = server.log()
+        found = [m.start() for m in re.finditer(re.escape(f"Found {A}"), text)]
+        assert text.index(f"Ban {A}") < found[5], text[-3000:]
+        assert "prompt ban failed" not in text
+        assert bans.is_banned(cfg, A, netns=netns)
+    finally:
+        server.stop()

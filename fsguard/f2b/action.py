@@ -147,6 +147,16 @@ class Recorder:
     # -- fail2ban entry points ---------------------------------------------------------------
     def start(self) -> None:
         self.log.info("fsguard action started for jail %s", self.jail)
+        # The first ban must not pay for imports, the store's first connection and the snapshots'
+        # first read (~0.3 s each, measured): a password guesser is answered meanwhile.
+        try:
+            from fsguard.firewall import bans  # noqa: F401
+
+            self.whitelisted("127.0.0.1")
+            with self._lock:
+                self.store()
+        except Exception as exc:  # retried at the first ban
+            self.log.warning("fsguard: warm-up of jail %s: %s", self.jail, exc)
 
     def stop(self) -> None:
         with self._lock:

@@ -82,6 +82,10 @@ class FsguardAction(ActionBase):
         old.stop()
 
     def start(self):
+        # bans go to the kernel when the filter decides them, not when the actions thread polls
+        from fsguard.f2b import prompt
+
+        prompt.install(self._jail, self._logSys)
         self._impl.start()
 
     def stop(self):
