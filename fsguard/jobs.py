@@ -1,9 +1,11 @@
 """Long GUI requests run in a child process, never inside the service tick; no request stays
 ``running`` forever.
 
-*Refresh Now* downloads every feed (seconds to minutes, at the mercy of remote servers). Run inside
-the tick it stopped the ignore-list sync meanwhile, so registrations stopped reaching fail2ban and a
-customer could be banned. Now the tick only starts a child (a fresh ``python3 -I`` with an explicit
+*Refresh Now* downloads every feed (seconds to minutes, at the mercy of remote servers) and
+*Apply Firewall Now* loads a ruleset (seconds next to 200k feed entries). Run inside the tick the
+refresh stopped the ignore-list sync meanwhile, so registrations stopped reaching fail2ban and a
+customer could be banned. Now the tick only starts a child (one at a time; further background
+requests stay pending until it ends) (a fresh ``python3 -I`` with an explicit
 path to this package, as root runs everything else) and returns; the child writes the outcome to
 the request row itself. Each later tick looks at the child without blocking: past its time limit it
 is killed and the row failed with the reason. The child also arms ``SIGALRM`` with the same limit,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fsguard.jobs")
 DEFAULT_LIMIT = 900  # seconds a feed refresh may take (APIBAN paging is bounded at 900 s too)
+KINDS = ("feeds_update", "firewall_apply")  # the requests that run in a child
 GRACE = 60  # a running row unchanged for limit + GRACE seconds is stale
 
 
@@ -58,16 +61,20 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(sep=" ", timespec="seconds")
 
 
-def spawn_feeds(cfg: Config, uuid: str, now: float) -> Child:
-    """Start the feed refresh for request ``uuid`` in a child; raise Deferred (the row stays running)."""
-    from fsguard.queue import QueueError
+def busy() -> bool:
+    """A child is running: further background requests wait (stay pending) until it ends."""
+    return any(c.proc.poll() is None for c in CHILDREN.values())
 
-    if any(c.proc.poll() is None for c in CHILDREN.values()):
-        raise QueueError("a feed refresh is already running; try again when it has finished")
+
+def spawn(cfg: Config, uuid: str, kind: str, now: float) -> Child:
+    """Start request ``uuid`` (one of KINDS) in a child; the row stays ``running`` until the child
+    writes its outcome or :func:`reap` fails it."""
+    if kind not in KINDS:
+        raise ValueError(f"not a background request: {kind!r}")
     root = str(Path(__file__).resolve().parent.parent)  # the directory holding this package (root-owned)
     code = "import sys; sys.path.insert(0, sys.argv[1]); from fsguard import jobs; jobs.child_main(sys.argv[2:])"
     lim = limit(cfg)
-    proc = subprocess.Popen([sys.executable, "-I", "-c", code, root, str(cfg.path), uuid, str(lim)],
+    proc = subprocess.Popen([sys.executable, "-I", "-c", code, root, str(cfg.path), uuid, str(lim), kind],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,  # stderr: the journal
                             close_fds=True, start_new_session=True)
     child = Child(uuid, proc, now, lim)
@@ -81,13 +88,14 @@ def child_main(argv: list[str]) -> None:
     from fsguard import queue
     from fsguard.store import open_store
 
-    path, uuid, lim = argv[0], argv[1], int(argv[2])
+    path, uuid, lim, kind = argv[0], argv[1], int(argv[2]), argv[3]
     signal.alarm(lim)  # default action ends the process: bounded even if the parent is gone
     cfg = config.load(path)
     store = open_store(cfg)
     started = time.monotonic()
     try:
-        msg, status = queue.feeds_update_now(cfg, store), "done"
+        run = queue.feeds_update_now if kind == "feeds_update" else queue.firewall_apply_now
+        msg, status = run(cfg, store), "done"
         msg += f" ({time.monotonic() - started:.1f}s)"
     except Exception as exc:
         msg, status = f"{type(exc).__name__}: {exc}", "failed"
@@ -108,9 +116,10 @@ def reap(store: Store, now: float) -> list[str]:
         if code is None:
             child.proc.kill()
             child.proc.wait()
-            reason = f"feed refresh took longer than {child.limit:.0f} s: stopped; the last good feeds stay in force"
+            reason = (f"took longer than {child.limit:.0f} s: stopped; the last good feeds and ruleset "
+                      "stay in force")
         else:
-            reason = f"feed refresh process ended with code {code} without a result"
+            reason = f"the background process ended with code {code} without a result"
         del CHILDREN[uuid]
         # only a row still running gets the reason (a child that finished wrote its own outcome)
         if store.execute("update v_fsguard_actions set action_status = 'failed', action_result = :r, "

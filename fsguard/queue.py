@@ -12,7 +12,8 @@ Python handler (argument lists only, never a shell), and writes the outcome back
     feeds_update            fsguard.ops.perimeter.feeds_refresh: every feed + countries, then the
                             firewall: in a child process with a time limit (fsguard.jobs), never
                             inside the service tick
-    firewall_apply          fsguard.ops.perimeter.firewall_apply: snapshot and ruleset (after GUI edits)
+    firewall_apply          fsguard.ops.perimeter.firewall_apply: snapshot and ruleset (after GUI
+                            edits), in a child process too
 
 The handlers are adapters over :mod:`fsguard.ops`, the functions ``fsguard unban``, ``fsguard
 allow|deny add``, ``fsguard feeds update`` and ``fsguard firewall apply`` run: both do the same.
@@ -122,7 +123,7 @@ def _list_add(cfg: Config, store: Store, req: Request) -> str:
 def feeds_update(cfg: Config, store: Store, req: Request) -> str:
     from fsguard import jobs
 
-    jobs.spawn_feeds(cfg, req.uuid, time.time())
+    jobs.spawn(cfg, req.uuid, "feeds_update", time.time())
     raise jobs.Deferred()
 
 
@@ -134,6 +135,14 @@ def feeds_update_now(cfg: Config, store: Store) -> str:
 
 
 def firewall_apply(cfg: Config, store: Store, req: Request) -> str:
+    from fsguard import jobs
+
+    jobs.spawn(cfg, req.uuid, "firewall_apply", time.time())
+    raise jobs.Deferred()
+
+
+def firewall_apply_now(cfg: Config, store: Store) -> str:
+    """The apply itself (in the child :mod:`fsguard.jobs` starts)."""
     from fsguard.ops import perimeter
 
     return perimeter.firewall_apply(cfg, store, lists_changed=True).message()  # after list edits in the GUI
@@ -179,6 +188,8 @@ def process_pending(cfg: Config, store: Store, *, limit: int = 20,
         if time.monotonic() - began > budget:
             break
         uuid = str(row["fsguard_action_uuid"])
+        if row.get("action_name") in jobs.KINDS and jobs.busy():
+            continue  # one background child at a time: this one waits (pending) for the next tick
         # Claim first: two service instances never run the same request twice. The claim time
         # tells jobs.fail_stale how long a row has been running.
         if store.execute("update v_fsguard_actions set action_status = 'running', update_date = :d "

@@ -53,17 +53,19 @@ def test_refresh_runs_in_a_child_and_reports_later(srv: Server, tmp_path: Path) 
         uuid = _queue(store)
         [res] = queue.process_pending(cfg, store)
         assert res.status == "running" and _row(store, uuid)["action_status"] == "running"
-        # a second Refresh Now while one runs is refused, not queued behind it inside the tick
-        second = _queue(store)
+        # Apply Firewall Now while the refresh runs: waits (pending), never a second child at once
+        second = _queue(store, "firewall_apply")
         child = jobs.CHILDREN[uuid]
-        [res2] = queue.process_pending(cfg, store)
-        assert (res2.uuid, res2.status) == (second, "rejected") and "already running" in res2.message
+        assert queue.process_pending(cfg, store) == [] and _row(store, second)["action_status"] == "pending"
         assert child.proc.wait(timeout=120) == 0  # join the child (no sleep)
         row = _row(store, uuid)
         assert row["action_status"] == "done" and "x: updated (1002)" in str(row["action_result"])
         assert json.loads((cfg.state_dir / "feeds" / "x.json").read_text())["count"] == 1002
-        queue.process_pending(cfg, store)
-        assert uuid not in jobs.CHILDREN and _row(store, uuid)["action_status"] == "done"
+        [res2] = queue.process_pending(cfg, store)  # the refresh is reaped, the apply starts
+        assert (res2.uuid, res2.status) == (second, "running") and uuid not in jobs.CHILDREN
+        assert jobs.CHILDREN[second].proc.wait(timeout=120) == 0
+        row = _row(store, second)
+        assert row["action_status"] == "done" and "1002 set entries" in str(row["action_result"])
     finally:
         store.close()
 
@@ -98,7 +100,7 @@ def test_a_stalling_feed_never_holds_the_tick_and_is_stopped_at_the_limit(srv: S
         queue.process_pending(cfg, store, now=t0 + 11)  # past refresh_limit = 10 s: stopped
         assert child.proc.poll() is not None and uuid not in jobs.CHILDREN
         row = _row(store, uuid)
-        assert row["action_status"] == "failed" and "took longer than 10 s" in str(row["action_result"])
+        assert row["action_status"] == "failed" and "took longer than 10 s: stopped" in str(row["action_result"])
         assert not (cfg.state_dir / "feeds" / "x.json").exists()
     finally:
         store.close()
