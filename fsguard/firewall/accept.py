@@ -7,9 +7,10 @@ blacklist (an explicit deny entry still wins) and before the feeds and the count
 ``fsguard service`` calls :meth:`AcceptSync.sync` every tick (5 s) with the rows of the monitor's
 ``registrations.json`` it has just read: a diff against what the kernel holds, element adds and
 deletes only (netlink / ``ipset``), never a ruleset reload. Each element carries a kernel timeout
-of the registration's expiry plus ``[firewall] registration_grace`` (default 60 s), so an expired
-registration leaves the set on its own even when the service is down; an address whose
-registration disappeared (unregister) is deleted once it has been gone for the grace. The sets
+of the registration's expiry as the snapshot gives it (FreeSWITCH's expiry plus the monitor's own
+grace), so an expired registration leaves the set on its own even when the service is down; an
+address whose registration disappeared (unregister) is deleted once it has been gone for
+``[firewall] registration_grace`` (default 60 s). The sets
 exist only while fsguard's ruleset is loaded: before the first ``fsguard firewall apply`` the sync
 does nothing (and creates nothing).
 """
@@ -42,13 +43,13 @@ def grace(cfg: Config) -> int:
     return max(0, cfg.get_int("firewall", "registration_grace", 60))
 
 
-def wanted(rows: Iterable[Mapping[str, object]], now: float, grace_s: int) -> dict[Addr, float]:
-    """Address -> until (latest expiry + grace) of every registration still live at ``now``."""
+def wanted(rows: Iterable[Mapping[str, object]], now: float) -> dict[Addr, float]:
+    """Address -> until (latest snapshot expiry) of every registration still live at ``now``."""
     out: dict[Addr, float] = {}
     for row in rows:
         try:
             addr = parse_ip(str(row.get("ip", "")))
-            until = float(row.get("expires", 0) or 0) + grace_s  # type: ignore[arg-type]
+            until = float(row.get("expires", 0) or 0)  # type: ignore[arg-type]
         except (ValueError, TypeError, OverflowError):
             continue
         if until > now and until > out.get(addr, 0):
@@ -70,7 +71,7 @@ class AcceptSync:
             return res
         backend = registry.get(self.cfg)
         g = grace(self.cfg)
-        want = wanted(rows, now, g)
+        want = wanted(rows, now)
         for fam in (4, 6):
             name = f"reg{fam}"
             have = backend.elements(name, self.netns)
