@@ -147,7 +147,7 @@ def test_cli_lists_and_feeds(tmp_path: Path) -> None:
     r = _fsguard(cp, "deny", "add", "127.0.0.1")
     assert r.returncode == 2 and "loopback" in r.stderr
     r = _fsguard(cp, "--json", "allow", "list")
-    assert json.loads(r.stdout)[0]["label"] == "office"
+    assert json.loads(r.stdout)["result"][0]["label"] == "office"
     r = _fsguard(cp, "allow", "del", "192.0.2.1")
     assert r.returncode == 3
     r = _fsguard(cp, "feeds", "update")

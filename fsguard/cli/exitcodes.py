@@ -18,4 +18,5 @@ class Exit(IntEnum):
     INSTALL_ERROR = 10
     USER_EDITED = 11  # an installed file was edited by the operator: refused to overwrite
     DRILL_FAILED = 12  # a protection did not hold
+    INTERNAL = 70  # an unexpected exception (a bug): traceback on stderr (EX_SOFTWARE)
     INTERRUPTED = 130

@@ -34,7 +34,10 @@ def _render(args: argparse.Namespace) -> int:
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:
             fh.write(text)
-    else:
+    if args.json:  # the ruleset inside the one JSON object
+        emit(args, {"backend": backend, "output": args.output, "ruleset": None if args.output else text,
+                    "warnings": rs.warnings}, "")
+    elif not args.output:
         sys.stdout.write(text)
     for w in rs.warnings:
         sys.stderr.write(f"fsguard: warning: {w}\n")
