@@ -168,6 +168,11 @@ SERVED_DOMAINS = words("fs_python", "served_domains", (), "SIP domains this PBX 
 EVENT_QUEUE_LEN = integer("fs_python", "event_queue_len", 100_000, "events the monitor buffers while busy")
 LITERAL_WAIT = number("fs_python", "literal_wait", 4.0, "seconds a challenged REGISTER may take to answer "
                       "before its address counts as a scanner (0-30)")
+CARRIER_PROFILES = words("fs_python", "carrier_profiles", ("external",),
+                         "sofia profiles where only carriers may call (FusionPBX's external: auth-calls + "
+                         "apply-inbound-acl=providers): a challenge there from an untrusted address is a scan")
+SCANNER_AGENTS = words("fs_python", "scanner_agents", (),
+                       "User-Agent substrings counted as scanners, added to fsguard's own list")
 FUSIONPBX_404_LINE = boolean("fs_python", "fusionpbx_404_line", False,
                              "log a not-found line for FusionPBX's own 404 dialplan too")
 

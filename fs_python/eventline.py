@@ -32,10 +32,24 @@ LOG_FILE = "fsguard"  # what consoleLog2 shows as the source file: "fsguard:1"
 LOG_LINE = 1
 LOG_LEVEL = "WARNING"
 
-KINDS = ("not-found", "auth-failure", "ip-literal-domain", "acl-reject", "registered-failure")
-# ``registered-failure``: an auth failure for an identity (user@domain) that registered successfully
-# from the same address now or recently (a customer's misconfigured phone). Recorded as an offence,
-# never counted by a jail: a registration shields its own identity.
+KINDS = ("not-found", "auth-failure", "ip-literal-domain", "acl-reject", "registered-failure", "challenge",
+         "no-sdp", "scanner-ua")
+# What each kind means (fs_python.monitor and fs_python.dialplan write them; the jails pick them by
+# mode in fsguard.f2b.filters.MODES):
+#   not-found          an INVITE reached the public context's last extension (number unknown)
+#   auth-failure       sofia sent 403 to a REGISTER/INVITE with wrong credentials
+#   ip-literal-domain  a request challenged for a registration host that is an IP nobody serves
+#   acl-reject         sofia refused the address by an ACL
+#   registered-failure an auth failure for an identity (user@domain) that registered successfully
+#                      from the same address now or recently (a customer's misconfigured phone).
+#                      Recorded as an offence, never counted by a jail: a registration shields
+#                      its own identity.
+#   challenge          a request challenged (401/407) on a carrier-only profile (FusionPBX's
+#                      external: auth-calls + apply-inbound-acl=providers) from an address that
+#                      is no carrier, customer or whitelist entry: it can never place a call there
+#   no-sdp             an INVITE refused for lack of SDP (480, MANDATORY_IE_MISSING, before any
+#                      dialplan runs): a probe that leaves no other trace
+#   scanner-ua         a request whose User-Agent is a known scanner's, from an untrusted address
 BAN_KINDS = tuple(k for k in KINDS if k != "registered-failure")
 # Fixed order: the filters and the parser rely on it.
 FIELDS = ("profile", "method", "user", "domain", "number", "from", "to", "ua")

@@ -12,6 +12,15 @@ Turns sofia's events into fsguard event lines and keeps the registration set exa
   scanner), a 403 names the real method (``registration-type``), and without an outcome the method
   is inferred from the headers (a REGISTER's To and From name the same user, an INVITE's do not:
   its headers carry the dialled user and the request host);
+- ``sofia::pre_register`` on a carrier-only profile (``[fs_python] carrier_profiles``, default
+  ``external``: FusionPBX's has auth-calls + apply-inbound-acl=providers, so a carrier is never
+  challenged there and a 401/407 means "not a carrier"; shared/reference/fusionpbx.md, "Observed on
+  a real FusionPBX 5.5") from an address that is no carrier, customer or whitelist entry ->
+  ``challenge``; elsewhere a challenged request whose User-Agent is a known scanner's ->
+  ``scanner-ua`` (one scan line per challenged request, never two);
+- ``CHANNEL_HANGUP`` with cause ``MANDATORY_IE_MISSING``: an INVITE without SDP, refused with 480
+  before any dialplan runs (freeswitch.md section 7: sofia.c:8033) -> ``no-sdp``, the address from
+  the channel's ``sip_network_ip`` (the socket's, like ``network-ip``);
 - ``sofia::register`` / ``unregister`` / ``expire`` -> :data:`fs_python.registry.REGISTRY`,
   seeded from ``show registrations as json``, snapshot written as it changes. A seed that fails
   (mod_python3 loaded before mod_commands: no ``show`` yet) starts from the last snapshot instead
@@ -32,11 +41,19 @@ import threading
 import time
 from typing import Any
 
-from fs_python import config, eventline, fslog
+from fs_python import config, eventline, fslog, whitelist
 from fs_python.registry import MAX_SHIELD, REGISTRY, Registration, from_show_json, read_snapshot
 
 SUBCLASSES = ("sofia::register_failure", "sofia::pre_register", "sofia::register", "sofia::unregister",
               "sofia::expire")
+BINDINGS = (("CHANNEL_HANGUP", ""),)  # no-sdp: the only trace an SDP-less INVITE leaves
+# User-Agent substrings of SIP scanners (lower case). Kept in step with the strings FusionPBX's
+# installer drops in iptables (fusionpbx.md) plus the common tools' defaults; extend with
+# [fs_python] scanner_agents (added to these).
+SCANNER_AGENTS = ("friendly-scanner", "sipvicious", "sipcli", "sip-scan", "sipscan", "vaxsipuseragent",
+                  "pplsip", "iwar", "sundayddr", "sivus", "smap", "sipptk", "sip-ping", "voip-scan",
+                  "eyebeam-scan", "cisco-sipgateway-scan", "nmap", "masscan", "zgrab", "l9explore")
+NO_SDP_CAUSE = "MANDATORY_IE_MISSING"
 QUEUE_LEN = config.EVENT_QUEUE_LEN.default  # events buffered while the loop is busy; a 20,000/s burst never fills it
 POP_TIMEOUT_MS = 500  # bounded, so shutdown is noticed within half a second
 TICK_SECONDS = 1.0
@@ -51,6 +68,8 @@ class Monitor:
         self.fs = fs
         self.cfg = fslog.settings()
         self.served: set[str] = set()
+        self.carrier_profiles: set[str] = {"external"}
+        self.agents: tuple[str, ...] = SCANNER_AGENTS
         self.last_tick = 0.0
         self.seeded = False
         self.seed_wait = SEED_RETRY[0]
@@ -75,6 +94,9 @@ class Monitor:
         if isinstance(dom, str) and dom:
             served.add(dom.lower())
         self.served = served
+        if self.cfg is not None:
+            self.carrier_profiles = {p.lower() for p in config.CARRIER_PROFILES.get(self.cfg)}
+            self.agents = SCANNER_AGENTS + tuple(a.lower() for a in config.SCANNER_AGENTS.get(self.cfg) if len(a) >= 3)
 
     def seed(self) -> bool:
         """Seed from ``show registrations as json``; on failure, from the last snapshot (never
@@ -145,6 +167,8 @@ class Monitor:
                 "domain": h("to-host"), "ua": h("user-agent")})
         elif sub == "sofia::pre_register":
             self.pre_register(h)
+        elif h("Event-Name") == "CHANNEL_HANGUP":
+            self.hangup(h)
         elif sub == "sofia::register":
             ip = eventline.normalize_ip(h("network-ip"))
             user, realm = h("username") or h("from-user"), h("realm") or h("from-host")
@@ -175,26 +199,60 @@ class Monitor:
                 REGISTRY.expire(_t(user), _t(realm), eventline.normalize_ip(h("network-ip")), h("network-port"), at)
 
     def pre_register(self, h: Any) -> None:
+        ip = eventline.normalize_ip(h("network-ip"))
+        to_user, from_user = h("from-user"), h("to-user")
+        # a REGISTER's To and From name the same user; an INVITE's To is the dialled number
+        guess = "REGISTER" if (to_user or "").lower() == (from_user or "").lower() else "INVITE"
         # from-host is the registration host (sofia's naming swap); to-host the From-URI's
         for host in (h("from-host"), h("to-host")):
             literal = _ip_literal(host)
             if literal is None:
                 continue
             if literal.lower() in self.served or (host or "").lower() in self.served or REGISTRY.serves(literal):
-                return
-            ip = eventline.normalize_ip(h("network-ip"))
-            to_user, from_user = h("from-user"), h("to-user")
+                break  # served: no IP-literal scanner, but maybe a carrier-only challenge below
             fields: dict[str, str | None] = {
                 "profile": h("profile-name"), "user": to_user, "domain": host, "from": from_user,
                 "ua": h("user-agent")}
-            # a REGISTER's To and From name the same user; an INVITE's To is the dialled number
-            guess = "REGISTER" if (to_user or "").lower() == (from_user or "").lower() else "INVITE"
             key = (ip or "-", (to_user or "").lower())
             if len(self.pending) >= MAX_PENDING:
                 self.emit_literal(ip, guess, fields)  # bounded: under a flood, count at once
             elif key not in self.pending:
                 self.pending[key] = (time.monotonic() + self.literal_wait, guess, fields)
             return
+        if ip is None:
+            return
+        ua = h("user-agent")
+        carrier_only = (h("profile-name") or "").lower() in self.carrier_profiles
+        kind = "challenge" if carrier_only else "scanner-ua" if self.is_scanner(ua) else None
+        if kind is None or self.trusted(ip):
+            return
+        fslog.event(kind, ip, {"profile": h("profile-name"), "method": guess, "user": to_user,
+                               "domain": h("from-host"), "from": from_user, "ua": ua})
+
+    def hangup(self, h: Any) -> None:
+        """An INVITE refused for lack of SDP (480 before any dialplan, cause MANDATORY_IE_MISSING)."""
+        if h("Hangup-Cause") != NO_SDP_CAUSE or h("Call-Direction") == "outbound":
+            return
+        ip = eventline.normalize_ip(h("variable_sip_network_ip") or h("Caller-Network-Addr"))
+        if ip is None or self.trusted(ip):
+            return
+        fslog.event("no-sdp", ip, {
+            "profile": h("variable_sofia_profile_name"), "method": "INVITE",
+            "domain": h("variable_sip_to_host"), "number": h("Caller-Destination-Number"),
+            "from": h("variable_sip_from_user"), "to": h("variable_sip_to_user"), "ua": h("variable_sip_user_agent")})
+
+    def is_scanner(self, ua: str | None) -> bool:
+        low = (ua or "").lower()
+        return bool(low) and any(a in low for a in self.agents)
+
+    def trusted(self, ip: str) -> bool:
+        """A carrier, a registered customer or an admin whitelist entry: never scan evidence."""
+        if self.cfg is None:
+            return True  # without the config the whitelist is unknown: count nothing
+        try:
+            return whitelist.check(ip, state_dir=self.cfg.state_dir, registrations=REGISTRY.rows_for(ip)).whitelisted
+        except ValueError:
+            return True
 
     def emit_literal(self, ip: str | None, method: str, fields: dict[str, str | None]) -> None:
         fslog.event("ip-literal-domain", ip, {"profile": fields["profile"], "method": method, "user": fields["user"],
@@ -223,6 +281,8 @@ class Monitor:
         con = fs.EventConsumer(None, "", max(1000, size))
         for sub in SUBCLASSES:
             con.bind("CUSTOM", sub)
+        for name, sub in BINDINGS:
+            con.bind(name, sub)
         self.seed()
         fslog.log("NOTICE", "fsguard monitor started (%d registrations%s)" % (
             len(REGISTRY.rows()), "" if self.seeded else ", from the last snapshot"))

@@ -45,6 +45,9 @@ class Recorder(Hooks):
     def event(self, subclass: str, headers: dict[str, str]) -> None:
         self.events.append((subclass, headers))
 
+    def channel_event(self, name: str, headers: dict[str, str]) -> None:
+        self.events.append((name, headers))
+
     def public_dialplan(self, call: CallInfo, log: FsLog) -> int:
         self.calls.append(call)
         return super().public_dialplan(call, log)
@@ -158,6 +161,51 @@ def test_invite_unknown_number_external_404_and_internal_auth(pbx) -> None:
     assert ("SIP auth failure (INVITE) on sofia profile 'internal' for [0046812345@127.0.0.1] from ip 127.0.0.1"
             in text)  # for INVITE the bracketed user is the number called (reference section 3)
     assert hooks.events[-1][1]["registration-type"] == "INVITE"
+
+
+def test_invite_without_sdp_is_480_before_any_dialplan(pbx) -> None:
+    """freeswitch.md section 7: 480, sofia.c:8033/8035 records, MANDATORY_IE_MISSING, no dialplan."""
+    p, hooks, ports, logpath = pbx
+    a = agent()
+    assert a.invite("900", ports["external"], "127.0.0.1", sdp=False) == [480]
+    assert a.invite("901", ports["external"], "127.0.0.1") == [404]  # with an offer: the dialplan runs
+    a.close()
+    assert [c.destination_number for c in hooks.calls] == ["901"]
+    name, h = hooks.events[0]
+    assert name == "CHANNEL_HANGUP" and h["Hangup-Cause"] == "MANDATORY_IE_MISSING"
+    assert h["variable_sip_network_ip"] == "127.0.0.1" and h["Caller-Destination-Number"] == "900"
+    recs = [ln for ln in logpath.read_text().splitlines() if "sofia.c:803" in ln]  # uuid-prefixed
+    assert [r.split("% ", 1)[1] for r in recs] == [
+        "[INFO] sofia.c:8033 No SDP in INVITE and 3pcc not enabled, hanging up.",
+        f"[NOTICE] sofia.c:8035 Hangup sofia/external/scanner@127.0.0.1:{a.local_port} [CS_NEW] [MANDATORY_IE_MISSING]"]
+
+
+def test_fusionpbx_external_challenges_non_carriers(tmp_path: Path) -> None:
+    """FusionPBX 5.5's external profile (auth-calls, apply-inbound-acl=providers): 407 and
+    sofia::pre_register for a non-carrier, the dialplan only for a carrier."""
+    log = FsLog(tmp_path / "freeswitch.log")
+    hooks = Recorder()
+    ports = {"internal": free_port(), "external": free_port()}
+    p = StandInPBX(log, Directory({}), bind_ip="127.0.0.1", netns=None, hooks=hooks, ports=ports,
+                   auth_calls=("internal", "external"), providers=("127.0.0.2/32",))
+    p.start()
+    try:
+        a = agent()
+        assert a.invite("0046812345", ports["external"], "pbx.example") == [407]
+        a.close()
+        pre = [h for name, h in hooks.events if name == "sofia::pre_register"]
+        assert len(pre) == 1 and pre[0]["profile-name"] == "external" and pre[0]["network-ip"] == "127.0.0.1"
+        assert not hooks.calls
+        assert ("SIP auth challenge (INVITE) on sofia profile 'external' for [0046812345@pbx.example] "
+                "from ip 127.0.0.1") in (tmp_path / "freeswitch.log").read_text()
+        p.providers = [__import__("ipaddress").ip_network("127.0.0.1/32")]
+        a = agent()
+        assert a.invite("0046812345", ports["external"], "pbx.example") == [404]  # a carrier: dialplan
+        a.close()
+        assert len(hooks.calls) == 1
+    finally:
+        p.stop()
+        log.close()
 
 
 def test_hostile_input_is_data_and_never_stops_the_pbx(pbx) -> None:

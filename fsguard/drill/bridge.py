@@ -62,6 +62,9 @@ class FsBridge(Hooks):
             self.switch.registrations = [r for r in self.switch.registrations if r.get("network_ip") != ip]
         self.switch.fire(subclass, dict(headers))
 
+    def channel_event(self, name: str, headers: dict[str, str]) -> None:
+        self.switch.fire("", dict(headers), name=name)
+
     def public_dialplan(self, call: CallInfo, log: FsLog) -> int:
         result = self.harness.dialplan(
             NOT_FOUND, profile=call.profile, network_ip=call.network_ip, network_port=str(call.network_port),

@@ -117,21 +117,34 @@ class Agent:
         return codes
 
     def invite(self, number: str, port: int, domain: str, *, user: str = "scanner",
-               password: str | None = None) -> list[int | None]:
-        """INVITE ``number``; answer a 407 with ``password`` when given. Statuses seen."""
+               password: str | None = None, sdp: bool = True) -> list[int | None]:
+        """INVITE ``number``; answer a 407 with ``password`` when given. Statuses seen.
+
+        With an SDP offer by default: a real FreeSWITCH (3pcc off) refuses an INVITE without one
+        with 480 before any dialplan runs (shared/reference/freeswitch.md section 7); ``sdp=False``
+        sends such a probe on purpose."""
         ruri = f"sip:{number}@{domain}"
         call_id = secrets.token_hex(8)
-        sdp = ""  # an empty offer: the stand-in and FreeSWITCH's public context never get that far
         codes: list[int | None] = []
-        req = self._request("INVITE", ruri, f"sip:{user}@{host(self.local_ip)}", ruri, call_id)
-        req.body = sdp
+        body = offer(self.local_ip) if sdp else ""
+        extra = [("content-type", "application/sdp")] if sdp else []
+        req = self._request("INVITE", ruri, f"sip:{user}@{host(self.local_ip)}", ruri, call_id, extra)
+        req.body = body
         resp = self.transact(req, port)
         codes.append(resp.status if resp else None)
         if resp is None or resp.status != 407 or password is None:
             return codes
         auth = sip.authorization(resp.get("proxy-authenticate") or "", user, password, "INVITE", ruri)
         req = self._request("INVITE", ruri, f"sip:{user}@{host(self.local_ip)}", ruri, call_id,
-                            [("proxy-authorization", auth)])
+                            [*extra, ("proxy-authorization", auth)])
+        req.body = body
         resp = self.transact(req, port)
         codes.append(resp.status if resp else None)
         return codes
+
+
+def offer(ip: str) -> str:
+    """A minimal audio offer (PCMU) from ``ip``: enough for sofia to take the INVITE as a call."""
+    fam = "IP6" if ":" in ip else "IP4"
+    return (f"v=0\r\no=drill 1 1 IN {fam} {ip}\r\ns=drill\r\nc=IN {fam} {ip}\r\nt=0 0\r\n"
+            f"m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")

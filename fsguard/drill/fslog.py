@@ -94,5 +94,10 @@ class FsLog:
         self.record("NOTICE", "switch_core_state_machine.c:307",
                     f"Hangup {chan} [CS_ROUTING] [NO_ROUTE_DESTINATION]", uuid)
 
+    def no_sdp(self, uuid: str, chan: str) -> None:
+        # freeswitch.md section 7, observed on 1.10.12 (an INVITE without SDP, 3pcc off)
+        self.record("INFO", "sofia.c:8033", "No SDP in INVITE and 3pcc not enabled, hanging up.", uuid)
+        self.record("NOTICE", "sofia.c:8035", f"Hangup {chan} [CS_NEW] [MANDATORY_IE_MISSING]", uuid)
+
     def hangup(self, uuid: str, chan: str, cause: str, state: str = "CS_EXECUTE") -> None:
         self.record("NOTICE", "switch_cpp.cpp:752", f"Hangup {chan} [{state}] [{cause}]", uuid)

@@ -13,6 +13,15 @@ and logs follows shared/reference/freeswitch.md §3 and §7:
   user is the number called).
 * INVITE on external: 100 Trying, a channel, then the public dialplan; its last extension runs
   ``python fs_python.not_found`` (through :class:`Hooks`), which answers 404.
+* ``auth_calls`` profiles (internal always; external too in FusionPBX's layout, where it has
+  ``auth-calls=true`` and ``apply-inbound-acl=providers``, fusionpbx.md "Observed on a real
+  FusionPBX 5.5"): an INVITE from outside ``providers`` is challenged with 407, logs the challenge
+  line and fires ``sofia::pre_register`` (sofia_reg.c fires it before every 401/407, freeswitch.md
+  section 4) and never reaches the dialplan; an address in ``providers`` is not challenged.
+* An INVITE without SDP (after authentication, once a channel exists): ``No SDP in INVITE and 3pcc
+  not enabled`` (sofia.c:8033), the channel hung up in CS_NEW with MANDATORY_IE_MISSING
+  (sofia.c:8035), a ``CHANNEL_HANGUP`` event with that cause, 480, no dialplan (freeswitch.md
+  section 7).
 * OPTIONS: 200.
 
 What FreeSWITCH does inside (events to the monitor, the dialplan's python handler) goes through
@@ -22,6 +31,7 @@ module; the default hooks fire nothing and route nowhere (``No Route, Aborting``
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import selectors
 import socket
@@ -66,6 +76,9 @@ class Hooks:
     def event(self, subclass: str, headers: dict[str, str]) -> None:
         """A ``CUSTOM <subclass>`` event fired by sofia."""
 
+    def channel_event(self, name: str, headers: dict[str, str]) -> None:
+        """A core channel event (``CHANNEL_HANGUP``, ...) with its channel variables."""
+
     def public_dialplan(self, call: CallInfo, log: FsLog) -> int:
         """Run the public context for an inbound call; return the SIP final status."""
         log.no_route(call.uuid, call.channel)
@@ -83,8 +96,12 @@ class Directory:
 class StandInPBX:
     def __init__(self, log: FsLog, directory: Directory, *, bind_ip: str, netns: str | None,
                  hooks: Hooks | None = None, ports: dict[str, int] | None = None, tcp: bool = True,
-                 bind_ip6: str | None = None) -> None:
+                 bind_ip6: str | None = None, auth_calls: tuple[str, ...] = ("internal",),
+                 providers: tuple[str, ...] = ()) -> None:
         self.log = log
+        self.auth_calls = set(auth_calls)
+        # apply-inbound-acl=providers: these addresses/networks are never challenged
+        self.providers = [ipaddress.ip_network(p, strict=False) for p in providers]
         self.directory = directory
         self.bind_ip = bind_ip
         self.bind_ip6 = bind_ip6
@@ -287,10 +304,12 @@ class StandInPBX:
 
     def _invite(self, req: sip.Message, ip: str, port: int, profile: str) -> list[sip.Message]:
         req_user, req_host = sip.uri_parts(req.uri)
-        if profile == "internal":  # auth-calls=true
+        if profile in self.auth_calls and not self._provider(ip):
             creds = self._creds(req, "proxy-authorization")
             if not creds:
+                # sofia fires pre_register for the INVITE it challenges, as for a REGISTER
                 self.log.auth_challenge("INVITE", profile, req_user, req_host, ip)
+                self.hooks.event("sofia::pre_register", self._common(req, ip, port, profile))
                 return [self._challenge(req, 407, req_host)]
             self.nonces.pop(creds.get("nonce", ""), None)
             password = self.directory.password(creds.get("username", ""), creds.get("realm", ""))
@@ -306,12 +325,44 @@ class StandInPBX:
             from_user=from_user, from_host=from_host, to_user=to_user, to_host=to_host,
             user_agent=req.get("user-agent") or "", call_id=req.get("call-id") or "")
         self.log.new_channel(call.uuid, call.channel, ip, port, call.call_id)
+        if not _has_sdp(req):
+            self.log.no_sdp(call.uuid, call.channel)
+            self.hooks.channel_event("CHANNEL_HANGUP", _hangup_headers(call, "MANDATORY_IE_MISSING"))
+            return [trying, self._reply(req, 480)]
         try:
             code = self.hooks.public_dialplan(call, self.log)
         except Exception as exc:  # a broken dialplan hangs the call up, as FreeSWITCH does
             self.log.record("ERR", "switch_core_state_machine.c:311", f"dialplan error: {exc}", call.uuid)
             code = 500
         return [trying, self._reply(req, code)]
+
+    def _provider(self, ip: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(addr in net for net in self.providers)
+
+
+def _has_sdp(req: sip.Message) -> bool:
+    ctype = (req.get("content-type") or "").split(";")[0].strip().lower()
+    return ctype == "application/sdp" and "m=" in req.body
+
+
+def _hangup_headers(call: CallInfo, cause: str) -> dict[str, str]:
+    """What CHANNEL_HANGUP carries that fsguard reads: the cause, the caller profile's
+    Network-Addr / Destination-Number (switch_caller_profile_event_set_data) and the channel's
+    sip_* variables (``variable_`` prefix)."""
+    return {
+        "Unique-ID": call.uuid, "Channel-Name": call.channel, "Call-Direction": "inbound",
+        "Hangup-Cause": cause, "Caller-Network-Addr": call.network_ip,
+        "Caller-Destination-Number": call.destination_number, "Caller-Caller-ID-Number": call.from_user,
+        "variable_sofia_profile_name": call.profile, "variable_sip_network_ip": call.network_ip,
+        "variable_sip_network_port": str(call.network_port), "variable_sip_from_user": call.from_user,
+        "variable_sip_from_host": call.from_host, "variable_sip_to_user": call.to_user,
+        "variable_sip_to_host": call.to_host, "variable_sip_user_agent": call.user_agent,
+        "variable_sip_call_id": call.call_id,
+    }
 
 
 def _int(value: str | None, default: int) -> int:

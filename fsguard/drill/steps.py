@@ -89,24 +89,32 @@ def step_scanner(env: SimEnv, step: Step) -> None:
         # Unknown numbers go to the public context (5080); with "5080 only from carriers" in force
         # on a real host they are refused before FreeSWITCH sees them (checked in step 3).
         inv = [scanner.invite(n, 5080, env.topo.pbx_ip) for n in SCAN_NUMBERS] if r5080 else []
+        # An INVITE without SDP: FreeSWITCH answers 480 before any dialplan (no not-found line);
+        # the monitor's no-sdp line is its only trace. Often dropped already: the ban came first.
+        nosdp = [scanner.invite(SCAN_NUMBERS[0], 5080, env.topo.pbx_ip, sdp=False)] if r5080 else []
     finally:
         scanner.close()
     sent_at = time.monotonic()
     answered_reg = [c for c in reg + lit if c and c[0] is not None]
     answered_inv = [c for c in inv if c[-1] is not None]
+    answered_nosdp = [c for c in nosdp if c[-1] is not None]
     as_fs = (all(c == [401, 403] for c in answered_reg) and all(c == [404] for c in answered_inv)
-             and _prefix_then_dropped([c[-1] for c in reg + lit + inv]) and (len(answered_inv) >= 1 or not r5080))
+             and all(c == [480] for c in answered_nosdp)
+             and _prefix_then_dropped([c[-1] for c in reg + lit + inv + nosdp])
+             and (len(answered_inv) >= 1 or not r5080))
     step.check("PBX answers as FreeSWITCH does", as_fs,
                f"REGISTER bad password (the last with a forged address in the user): {reg}; "
                f"REGISTER to IP-literal domain: {lit}; "
-               f"INVITE unknown numbers: {[c[-1] for c in inv]} (None = dropped after the ban)", sent_at - t0)
+               f"INVITE unknown numbers: {[c[-1] for c in inv]}; INVITE without SDP: {[c[-1] for c in nosdp]} "
+               f"(None = dropped after the ban)", sent_at - t0)
     # One event line per failure the PBX saw: no more (a double count), no fewer (a lost one).
     want = {"auth-failure": len(answered_reg), "ip-literal-domain": 1 if lit[0][0] == 401 else 0,
-            "not-found": len(answered_inv)}
+            "not-found": len(answered_inv), "no-sdp": len(answered_nosdp)}
     ok, took = wait_for(lambda: events_for(env, ip) == {k: n for k, n in want.items() if n}, 3.0)
     step.check("evidence lines written (fs_python's real handlers)", ok,
                f"event lines for {ip}: {events_for(env, ip)} (expected {want})", took)
-    per_jail = {"fsguard-auth": want["auth-failure"], "fsguard-scan": want["not-found"] + want["ip-literal-domain"]}
+    per_jail = {"fsguard-auth": want["auth-failure"],
+                "fsguard-scan": want["not-found"] + want["ip-literal-domain"] + want["no-sdp"]}
 
     def counted() -> dict[str, int]:
         return {j: f2b.status(j)["total_failed"] - base.get(j, 0) for j in per_jail}

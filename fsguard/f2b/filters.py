@@ -59,7 +59,7 @@ NOT_FOUND = (
 
 MODES = {
     "auth": ("auth-failure", "acl-reject"),
-    "scan": ("not-found", "ip-literal-domain"),
+    "scan": ("not-found", "ip-literal-domain", "challenge", "no-sdp", "scanner-ua"),
     "all": eventline.BAN_KINDS,  # registered-failure never bans (a registration shields its identity)
 }
 

@@ -191,6 +191,9 @@ def _install(t: Target, *, dry_run: bool, force: bool) -> Result:
         if store is not None:
             store.close()
         return res
+    if not manifest.exists and t.live:
+        # what FreeSWITCH runs before fsguard changes anything: uninstall checks it is back
+        manifest.data["auth_logging_before"] = live.auth_logging_now(t)[0]
     journal = FileJournal(t.r)
     try:
         with store.transaction() if store is not None else contextlib.nullcontext():
@@ -224,7 +227,7 @@ def _install(t: Target, *, dry_run: bool, force: bool) -> Result:
         if store is not None:
             store.close()
     res.changed = True
-    _after(t, res, changing, bool(row_ops), cfg)
+    _after(t, res, changing, bool(row_ops), cfg, want_auth_logging=True)
     return res
 
 
@@ -291,22 +294,28 @@ def _record(manifest: Manifest, op: FileOp, journal: FileJournal, backups: Path,
 
 
 def _after(t: Target, res: Result, changing: list[FileOp], rows_changed: bool,
-           cfg: fsconfig.Config | None = None) -> None:
+           cfg: fsconfig.Config | None = None, want_auth_logging: bool | None = None) -> None:
     paths = [o.path for o in changing]
+    rescanned = False
     if t.kind == "fusionpbx" and rows_changed:
         res.steps.append(vars(live.clear_fusion_cache(t)))
         res.steps.append(vars(live.fs_cli(t, "sofia profile internal rescan")))
+        rescanned = True
     if t.kind == "freeswitch" and any("/sip_profiles/" in p or "/dialplan/" in p for p in paths):
         res.steps.append(vars(live.fs_cli(t, "reloadxml")))
         res.steps.append(vars(live.fs_cli(t, "sofia profile internal rescan")))
+        rescanned = True
+    if rescanned:  # the setting is only known to hold once FreeSWITCH itself shows it
+        res.steps.append(vars(live.auth_logging(t, want_auth_logging)))
     if any(p.startswith("/etc/fail2ban/") for p in paths):
         res.steps += [vars(s) for s in f2bhost.reload(t, cfg)]
     units = [Path(p).name for p in paths if p.startswith("/etc/systemd/system/")]
     if units and res.action == "install":
         res.steps += [vars(s) for s in live.systemd(t, units, enable=True)]
     if any(p.endswith("python.conf.xml") or p.endswith("modules.conf.xml") for p in paths):
-        res.notes.append("mod_python3 reads python.conf.xml at load: restart FreeSWITCH (or `reload mod_python3`) "
-                         "to start the monitor")
+        # `reload mod_python3` answers "-ERR unloading module [Module is not unloadable]" (freeswitch.md 7)
+        res.notes.append("mod_python3 reads python.conf.xml only when FreeSWITCH starts (it cannot be reloaded): "
+                         "restart FreeSWITCH (`systemctl restart freeswitch`) to start or stop the monitor")
 
 
 def uninstall(root: str | Path = "/", *, dry_run: bool = False, force: bool = False,
@@ -321,6 +330,12 @@ def _uninstall(t: Target, *, dry_run: bool, force: bool, keep_data: bool) -> Res
     manifest = Manifest.load(t.r(STATE_DIR))
     if not manifest.exists:
         raise NotInstalled(f"fsguard is not installed here (no {STATE_DIR}/{manifest.path.name})")
+    # what was installed is what gets undone: the record's kind, not what detection says today
+    kind = manifest.data.get("kind") or t.kind
+    if kind == "fusionpbx" and not t.db:
+        raise Misconfigured("fsguard was installed onto FusionPBX but FusionPBX's config.conf is gone: its "
+                            "database rows cannot be restored; put the config back, then uninstall")
+    t.kind = kind
     backups = t.r(STATE_DIR) / "install-backups"
     file_ops = plan_uninstall(manifest, t.r, backups, force=force)
     store = _open_store(t) if manifest.data.get("kind") == "fusionpbx" else None
@@ -368,6 +383,13 @@ def _uninstall(t: Target, *, dry_run: bool, force: bool, keep_data: bool) -> Res
         if p.is_file():
             p.unlink()
             res.notes.append(f"removed {runtime} (written by the fsguard service)")
+    # fail2ban imports action.d/fsguard_action.py, and Python caches it next to it as root
+    pycache = t.r("/etc/fail2ban/action.d/__pycache__")
+    for pyc in sorted(pycache.glob("fsguard*.pyc")) if pycache.is_dir() else []:
+        pyc.unlink(missing_ok=True)
+        res.notes.append(f"removed /etc/fail2ban/action.d/__pycache__/{pyc.name} (fail2ban's compiled copy)")
+    with contextlib.suppress(OSError):  # only when nothing else is cached there
+        pycache.rmdir()
     state = t.r(STATE_DIR)
     if STATE_DIR in manifest.data["dirs"] and not keep_data:
         shutil.rmtree(state, ignore_errors=True)
@@ -376,7 +398,7 @@ def _uninstall(t: Target, *, dry_run: bool, force: bool, keep_data: bool) -> Res
         manifest.path.unlink(missing_ok=True)
     remove_dirs(manifest.data["dirs"], t.r)
     res.changed = True
-    _after(t, res, changing, bool(row_ops))
+    _after(t, res, changing, bool(row_ops), want_auth_logging=manifest.data.get("auth_logging_before"))
     return res
 
 
