@@ -62,13 +62,31 @@ def _w(root: Path, rel: str, text: str | bytes, mode: int = 0o644) -> None:
     p.chmod(mode)
 
 
+DPKG_LIST = Path("/var/lib/dpkg/info/fail2ban.list")
+
+
 def with_fail2ban(root: Path) -> None:
-    """The host's real fail2ban config (Debian package), minus Debian's sshd jail (no auth.log here)."""
-    if Path("/etc/fail2ban/jail.conf").exists():
-        # never fsguard's own files: the host may run fsguard (or another test's service) itself
-        shutil.copytree("/etc/fail2ban", root / "etc/fail2ban", symlinks=True,
-                        ignore=shutil.ignore_patterns("fsguard*", "__pycache__"))
-        (root / "etc/fail2ban/jail.d/defaults-debian.conf").unlink(missing_ok=True)
+    """Debian's fail2ban config as its package ships it, minus Debian's sshd jail (no auth.log here).
+
+    Only the files the package owns (its dpkg file list): never what this host added to
+    /etc/fail2ban since (a jail.local, or fsguard's own files from an install or a drill on this
+    machine), so the tests do not depend on the host's /etc state."""
+    if not Path("/etc/fail2ban/jail.conf").exists():
+        return
+    dest = root / "etc/fail2ban"
+    if DPKG_LIST.exists():
+        for line in DPKG_LIST.read_text(encoding="utf-8").splitlines():
+            src = Path(line)
+            if line.startswith("/etc/fail2ban/") and (src.is_file() or src.is_symlink()):
+                out = root / line.lstrip("/")
+                out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, out, follow_symlinks=False)
+        for sub in ("filter.d", "action.d", "jail.d", "fail2ban.d"):
+            (dest / sub).mkdir(parents=True, exist_ok=True)
+    else:  # not a dpkg host: the tree, without anything of fsguard's
+        shutil.copytree("/etc/fail2ban", dest, symlinks=True,
+                        ignore=shutil.ignore_patterns("fsguard*", "__pycache__", "jail.local"))
+    (dest / "jail.d/defaults-debian.conf").unlink(missing_ok=True)
 
 
 def fusion_tree(root: Path, db: dict[str, str]) -> Path:

@@ -97,8 +97,10 @@ class StandInPBX:
     def __init__(self, log: FsLog, directory: Directory, *, bind_ip: str, netns: str | None,
                  hooks: Hooks | None = None, ports: dict[str, int] | None = None, tcp: bool = True,
                  bind_ip6: str | None = None, auth_calls: tuple[str, ...] = ("internal",),
-                 providers: tuple[str, ...] = ()) -> None:
+                 providers: tuple[str, ...] = (), log_auth_failures: bool = True) -> None:
         self.log = log
+        # sofia writes its challenge/failure lines only with log-auth-failures=true (freeswitch.md 3)
+        self.log_auth_failures = log_auth_failures
         self.auth_calls = set(auth_calls)
         # apply-inbound-acl=providers: these addresses/networks are never challenged
         self.providers = [ipaddress.ip_network(p, strict=False) for p in providers]
@@ -270,7 +272,8 @@ class StandInPBX:
         to_user, to_host = sip.uri_parts(req.get("to"))
         creds = self._creds(req, "authorization")
         if not creds:
-            self.log.auth_challenge("REGISTER", profile, to_user, to_host, ip)
+            if self.log_auth_failures:
+                self.log.auth_challenge("REGISTER", profile, to_user, to_host, ip)
             self.hooks.event("sofia::pre_register", self._common(req, ip, port, profile))
             return self._challenge(req, 401, to_host)
         self.nonces.pop(creds.get("nonce", ""), None)
@@ -296,7 +299,8 @@ class StandInPBX:
                                       ("expires", str(expires))])
 
     def _fail(self, method: str, req: sip.Message, ip: str, port: int, profile: str, user: str, host: str) -> None:
-        self.log.auth_failure(method, profile, user, host, ip)
+        if self.log_auth_failures:
+            self.log.auth_failure(method, profile, user, host, ip)
         self.hooks.event("sofia::register_failure", {
             "profile-name": profile, "to-user": user, "to-host": host, "network-ip": ip,
             "network-port": str(port), "user-agent": req.get("user-agent") or "",
@@ -308,7 +312,8 @@ class StandInPBX:
             creds = self._creds(req, "proxy-authorization")
             if not creds:
                 # sofia fires pre_register for the INVITE it challenges, as for a REGISTER
-                self.log.auth_challenge("INVITE", profile, req_user, req_host, ip)
+                if self.log_auth_failures:
+                    self.log.auth_challenge("INVITE", profile, req_user, req_host, ip)
                 self.hooks.event("sofia::pre_register", self._common(req, ip, port, profile))
                 return [self._challenge(req, 407, req_host)]
             self.nonces.pop(creds.get("nonce", ""), None)
