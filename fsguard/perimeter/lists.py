@@ -151,6 +151,26 @@ def _breadth(row: dict[str, object]) -> tuple[int, str]:
     return ((end - start + 1) << (96 if fam == 4 else 0), str(row["cidr"]))
 
 
+def _under_union_cap(checked: list[tuple[Entry, int, int, int, bool]]) -> list[Entry]:
+    """The allow entries within the union cap. One merge when the list is within it (always, but
+    for an attack); else narrowest first, the rows that would push it over are logged and skipped."""
+    over = {fam for fam in (4, 6)
+            if allow_union_check(fam, [(s, e) for _, f, s, e, live in checked if live and f == fam])}
+    if not over:
+        return [c[0] for c in checked]
+    kept: dict[int, list[Range]] = {4: [], 6: []}
+    out = []
+    for entry, fam, start, end, live in checked:
+        if live and fam in over:
+            why = allow_union_check(fam, kept[fam] + [(start, end)])
+            if why:
+                log.warning("refused allow list row %s: %s: %s", entry.uuid, entry.cidr, why)
+                continue
+            kept[fam].append((start, end))
+        out.append(entry)
+    return out
+
+
 def entries(store: Store, list_name: str, *, now: float | None = None, include_expired: bool = False,
             cfg: Config | None = None) -> list[Entry]:
     """Enabled, unexpired entries (all with ``include_expired``), each re-validated with the same
@@ -163,29 +183,28 @@ def entries(store: Store, list_name: str, *, now: float | None = None, include_e
         "from v_fsguard_list_entries where list_name = :l", {"l": list_name})
     rows.sort(key=_breadth)
     pol = deny_policy(cfg)
-    kept: dict[int, list[Range]] = {4: [], 6: []}
-    out = []
+    checked: list[tuple[Entry, int, int, int, bool]] = []  # entry, family, start, end, in force
     for r in rows:
         enabled = r["entry_enabled"] in (True, 1, "true", "t", "1")
         try:
             exp = float(r["expires"]) if r["expires"] is not None else None
         except (TypeError, ValueError):
             exp = None
-        if not include_expired and (not enabled or (exp is not None and exp <= now)):
+        live = enabled and (exp is None or exp > now)
+        if not include_expired and not live:
             continue
         raw = r["cidr"] if isinstance(r["cidr"], str) else ""
         try:
             canon = canonical(list_name, raw, pol)
             lab = _label(r["label"] if isinstance(r["label"], str) else "")
-            fam, start, end = parse_cidr(canon)
-            if list_name == "allow" and enabled:
-                why = allow_union_check(fam, kept[fam] + [(start, end)])
-                if why:
-                    raise ListError(f"{canon}: {why}")
-                kept[fam].append((start, end))
         except ListError as exc:
             log.warning("refused %s list row %s: %s", list_name, r["fsguard_list_entry_uuid"], exc)
             continue
-        out.append(Entry(str(r["fsguard_list_entry_uuid"]), list_name, canon, lab, exp, enabled))
+        fam, start, end = parse_cidr(canon)
+        checked.append((Entry(str(r["fsguard_list_entry_uuid"]), list_name, canon, lab, exp, enabled),
+                        fam, start, end, live))
+    out = [c[0] for c in checked]
+    if list_name == "allow":
+        out = _under_union_cap(checked)
     out.sort(key=lambda e: e.cidr)
     return out
