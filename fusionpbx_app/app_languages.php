@@ -176,6 +176,26 @@ $text['label-jail']['de-de'] = 'Jail';
 $text['label-jail']['fr-fr'] = 'Prison';
 $text['label-jail']['es-mx'] = 'Jaula';
 
+$text['label-node']['en-us'] = 'Node';
+$text['label-node']['de-de'] = 'Knoten';
+$text['label-node']['fr-fr'] = 'Nœud';
+$text['label-node']['es-mx'] = 'Nodo';
+
+$text['label-nodes']['en-us'] = 'Cluster nodes';
+$text['label-nodes']['de-de'] = 'Cluster-Knoten';
+$text['label-nodes']['fr-fr'] = 'Nœuds du cluster';
+$text['label-nodes']['es-mx'] = 'Nodos del clúster';
+
+$text['label-node_up']['en-us'] = 'up';
+$text['label-node_up']['de-de'] = 'aktiv';
+$text['label-node_up']['fr-fr'] = 'actif';
+$text['label-node_up']['es-mx'] = 'activo';
+
+$text['label-node_down']['en-us'] = 'not seen for 30 s or more';
+$text['label-node_down']['de-de'] = 'seit 30 s oder länger nicht gesehen';
+$text['label-node_down']['fr-fr'] = 'pas vu depuis 30 s ou plus';
+$text['label-node_down']['es-mx'] = 'sin señal desde hace 30 s o más';
+
 $text['label-kind']['en-us'] = 'Kind';
 $text['label-kind']['de-de'] = 'Art';
 $text['label-kind']['fr-fr'] = 'Type';

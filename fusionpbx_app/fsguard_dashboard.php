@@ -66,6 +66,12 @@
 	$bans = $database->select($sql, $parameters, 'all');
 	unset($sql, $parameters);
 
+//get the cluster nodes (empty on a single host)
+	$sql = "select node_name, last_seen, extract(epoch from now()) - last_seen as age ";
+	$sql .= "from v_fsguard_cluster_nodes order by node_name ";
+	$nodes = $database->select($sql, null, 'all');
+	unset($sql);
+
 //get the recent events
 	$events_limit = 50;
 	if (is_object($settings) && method_exists($settings, 'get')) {
@@ -118,6 +124,7 @@
 	echo "<tr class='list-header'>\n";
 	echo "	<th>".escape($text['label-ip_address'])."</th>\n";
 	echo "	<th>".escape($text['label-jail'])."</th>\n";
+	echo "	<th>".escape($text['label-node'])."</th>\n";
 	echo "	<th>".escape($text['label-banned_at'])."</th>\n";
 	echo "	<th>".escape($text['label-time_left'])."</th>\n";
 	echo "	<th>".escape($text['label-failures'])."</th>\n";
@@ -135,6 +142,7 @@
 			$kernel = (string)($row['kernel_status'] ?? '');
 			$not_blocked = substr($kernel, 0, 7) == 'failed:' ? " (".$text['label-kernel_failed'].": ".$kernel.")" : '';
 			echo "	<td>".escape($row['jail'].$not_blocked)."</td>\n";
+			echo "	<td>".escape($row['hostname'] ?? '')."</td>\n"; //the node that decided (fsguard cluster)
 			echo "	<td>".escape(fsguard_date($row['ban_start']))."</td>\n";
 			echo "	<td>".escape(fsguard_time_left($row['ban_end'], $now, $text['label-permanent']))."</td>\n";
 			echo "	<td>".escape($row['failure_count'])."</td>\n";
@@ -169,10 +177,31 @@
 		}
 	}
 	else {
-		echo "<tr><td colspan='9'>".escape($text['label-no_bans'])."</td></tr>\n";
+		echo "<tr><td colspan='10'>".escape($text['label-no_bans'])."</td></tr>\n";
 	}
 	echo "</table>\n";
 	echo "<br />\n";
+
+//cluster nodes (only when several fsguard nodes share this database)
+	if (is_array($nodes) && @sizeof($nodes) != 0) {
+		echo "<b>".escape($text['label-nodes'])."</b>\n";
+		echo "<table class='list'>\n";
+		echo "<tr class='list-header'>\n";
+		echo "	<th>".escape($text['label-node'])."</th>\n";
+		echo "	<th>".escape($text['label-last_seen'])."</th>\n";
+		echo "	<th>".escape($text['label-status'])."</th>\n";
+		echo "</tr>\n";
+		foreach ($nodes as $row) {
+			$age = (int)$row['age'];
+			echo "<tr class='list-row'>\n";
+			echo "	<td>".escape($row['node_name'])."</td>\n";
+			echo "	<td>".escape(fsguard_date($row['last_seen']))." (".escape($age)." s)</td>\n";
+			echo "	<td>".escape($age < 30 ? $text['label-node_up'] : $text['label-node_down'])."</td>\n";
+			echo "</tr>\n";
+		}
+		echo "</table>\n";
+		echo "<br />\n";
+	}
 
 //requests queued for the fsguard service
 	if (is_array($actions) && @sizeof($actions) != 0) {

@@ -354,6 +354,20 @@ def test_dashboard_says_when_the_kernel_did_not_block(app: App) -> None:
     assert dash.count("NOT blocked in the kernel") == 1
 
 
+def test_dashboard_names_the_deciding_node_and_lists_cluster_nodes(app: App) -> None:
+    now = time.time()
+    assert "Cluster nodes" not in app.render("fsguard_dashboard.php")  # a single host: no node list
+    app.q("insert into v_fsguard_bans (fsguard_ban_uuid, hostname, ip_address, jail, ban_start, ban_end, "
+          "failure_count, ban_status) values (gen_random_uuid(), 'node-a<i>', '203.0.113.82', 'fsguard-auth', "
+          "%(s)s, %(e)s, 3, 'banned')", {"s": now - 10, "e": now + 600})
+    app.q("insert into v_fsguard_cluster_nodes (fsguard_cluster_node_uuid, node_name, last_seen) values "
+          "(gen_random_uuid(), 'node-a<i>', extract(epoch from now())), (gen_random_uuid(), 'node-b', "
+          "extract(epoch from now()) - 600)")
+    dash = app.render("fsguard_dashboard.php")
+    assert "<td>node-a&lt;i&gt;</td>" in dash and "<i>" not in dash
+    assert "Cluster nodes" in dash and ">up<" in dash and "not seen for 30 s or more" in dash
+
+
 def test_feeds_page_never_shows_the_apiban_key(app: App, tmp_path: Path) -> None:
     """Attack 10: the APIBAN key was in the feed error text on the feeds page. A real failing
     APIBAN server (loopback), the real update writing FusionPBX's PostgreSQL, the page rendered."""
