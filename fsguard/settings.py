@@ -10,6 +10,7 @@ A default of ``""`` with "(default: ...)" in the doc is computed where it is use
 from __future__ import annotations
 
 from fs_python.config import SETTINGS, Setting, boolean, integer, number, text, words
+from fsguard.firewall import registry
 
 __all__ = ["SETTINGS", "Setting"]
 
@@ -52,8 +53,8 @@ F2B_ARMED_CHECK_INTERVAL = integer("fail2ban", "armed_check_interval", 30,
 F2B_BANTIME_MAX = integer("fail2ban", "bantime_max", 4 * 7 * 86400, "longest repeat-offender ban, seconds")
 
 # -- [firewall] -----------------------------------------------------------------------------------
-FIREWALL_BACKEND = text("firewall", "backend", "nftables", "kernel ruleset backend",
-                        choices=("nftables", "iptables", "dry-run"))
+FIREWALL_BACKEND = text("firewall", "backend", registry.DEFAULT, "kernel ruleset backend",
+                        choices=tuple(registry.BACKENDS))
 FIREWALL_BAN_GRACE = integer("firewall", "ban_grace", 30, "seconds a kernel ban outlives fail2ban's")
 FIREWALL_PROTECTED_PORTS = words("firewall", "protected_ports", ("5060", "5061", "5080", "5081"),
                                  "SIP ports the drop rules cover (or: all)")
@@ -65,6 +66,12 @@ FIREWALL_CARRIER_RULE = text("firewall", "carrier_rule", "auto", "carrier-only r
                              choices=("auto", "on", "off"))
 FIREWALL_NEW_WITHOUT_SYN = boolean("firewall", "new_without_syn", True, "drop new TCP without SYN (stateful)")
 FIREWALL_PRIORITY = integer("firewall", "priority", -10, "nftables hook priority")
+FIREWALL_REGISTERED_ACCEPT = boolean("firewall", "registered_accept", True,
+                                     "accept live registrations ahead of feed and country drops")
+FIREWALL_REGISTRATION_GRACE = integer("firewall", "registration_grace", 60,
+                                      "seconds an unregistered address stays accepted")
+FIREWALL_IPV6_PREFIX_BAN_AFTER = integer("firewall", "ipv6_prefix_ban_after", 3,
+                                         "banned addresses in one IPv6 /64 that ban the /64 (0: never)")
 
 # -- [feeds] --------------------------------------------------------------------------------------
 FEEDS_VOIPBL = boolean("feeds", "voipbl", True, "use the VoIP Blacklist feed")

@@ -40,7 +40,9 @@ class SyncResult:
 
 
 def grace(cfg: Config) -> int:
-    return max(0, cfg.get_int("firewall", "registration_grace", 60))
+    from fsguard import settings
+
+    return max(0, settings.FIREWALL_REGISTRATION_GRACE.get(cfg))
 
 
 def wanted(rows: Iterable[Mapping[str, object]], now: float) -> dict[Addr, float]:
@@ -67,7 +69,9 @@ class AcceptSync:
 
     def sync(self, rows: Iterable[Mapping[str, object]], now: float) -> SyncResult:
         res = SyncResult()
-        if not self.cfg.get_bool("firewall", "registered_accept", True):
+        from fsguard import settings
+
+        if not settings.FIREWALL_REGISTERED_ACCEPT.get(self.cfg):
             return res
         backend = registry.get(self.cfg)
         g = grace(self.cfg)

@@ -31,7 +31,9 @@ log = logging.getLogger("fsguard.firewall")
 
 
 def threshold(cfg: Config) -> int:
-    return max(0, cfg.get_int("firewall", "ipv6_prefix_ban_after", 3))
+    from fsguard import settings
+
+    return max(0, settings.FIREWALL_IPV6_PREFIX_BAN_AFTER.get(cfg))
 
 
 def prefix_of(ip: str) -> ipaddress.IPv6Network | None:

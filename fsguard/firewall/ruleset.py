@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from fsguard import settings
 from fsguard.firewall import FirewallError
 from fsguard.perimeter.addr import Range, range_to_cidrs
 from fsguard.perimeter.build import PerimeterData
@@ -174,7 +175,7 @@ def build(cfg: Config, data: PerimeterData) -> Ruleset:
         rsip.append(Rule("accept", fam, f"carriernet{fam}", "carrier network"))
         rsip.append(Rule("drop", fam, f"deny{fam}", "admin blacklist"))
         rsip.append(Rule("drop", fam, f"denynet{fam}", "admin blacklist network"))
-        if cfg.get_bool("firewall", "registered_accept", True):
+        if settings.FIREWALL_REGISTERED_ACCEPT.get(cfg):
             rsip.append(Rule("registered", fam, f"reg{fam}", "registered customer"))
         rsip.append(Rule("drop", fam, f"feed{fam}", "block-list feed"))
         rsip.append(Rule("drop", fam, f"feednet{fam}", "block-list feed network"))
