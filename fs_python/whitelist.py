@@ -26,6 +26,10 @@ from pathlib import Path
 
 REGISTRATIONS_FILE = "registrations.json"
 WHITELIST_FILE = "whitelist.json"
+# Written by the fsguard service (fsguard.shield): addresses whose registration shield is suspended
+# because they failed for many identities that never registered from them. Their registrations
+# stop whitelisting them until "until"; admin entries and carriers still do.
+SHIELD_FILE = "shield.json"
 # Other cluster nodes' live registrations, written by root's `fsguard service` (fsguard.cluster):
 # a file like the others, so a check never touches the database or the network.
 CLUSTER_REGISTRATIONS_FILE = "cluster-registrations.json"
@@ -200,6 +204,29 @@ def _regs_from_snapshot(data: object) -> dict[Addr, list[_Reg]]:
     return _parse_registrations(rows)
 
 
+def _parse_shield(data: object) -> dict[Addr, float]:
+    if not isinstance(data, Mapping):
+        raise ValueError("not an object")
+    rows = data.get("suspended", [])
+    if not isinstance(rows, list):
+        raise ValueError("suspended is not a list")
+    out: dict[Addr, float] = {}
+    for row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        try:
+            out[parse_ip(str(row.get("ip", "")))] = float(row.get("until", 0) or 0)
+        except (ValueError, TypeError, OverflowError):
+            continue
+    return out
+
+
+def shield_suspended(ip: str, *, state_dir: Path, now: float | None = None) -> bool:
+    """Whether ``ip``'s registrations have stopped whitelisting it (see SHIELD_FILE)."""
+    until = _load(state_dir, SHIELD_FILE, _parse_shield, {}).get(parse_ip(ip))  # type: ignore[attr-defined]
+    return until is not None and until > (time.time() if now is None else now)
+
+
 def _fmt_time(epoch: float) -> str:
     try:
         return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
@@ -230,7 +257,11 @@ def check(
         state_dir, CLUSTER_REGISTRATIONS_FILE, _regs_from_snapshot, {})
     reasons: list[str] = []
     seen: set[str] = set()
+    shield: dict[Addr, float] = _load(state_dir, SHIELD_FILE, _parse_shield, {})  # type: ignore[assignment]
+    suspended = shield.get(addr, 0.0) > when
     for reg in sorted(list(regs.get(addr, ())) + list(others.get(addr, ())), key=lambda r: -r.expires):
+        if suspended:
+            break  # the shield is off: its registrations no longer whitelist it
         if reg.expires <= when:
             continue
         who = "%s@%s" % (reg.user, reg.realm)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from fs_python import eventline
 from fs_python.config import ConfigError
-from fsguard import evidence, heartbeat, settings
+from fsguard import evidence, heartbeat, settings, shield
 from fsguard.cluster import hooks as cluster_hooks
 from fsguard.f2b import armed, render
 from fsguard.f2b.client import Client, Fail2banError
@@ -69,6 +69,9 @@ class Service:
         jail_dir = settings.F2B_JAIL_DIR.get(cfg)
         self.jail_dir = Path(jail_dir) if jail_dir else None
         self.ignore = IgnoreSync(cfg, self.client, self.jails, self.base, self.jail_dir)
+        self.shield = shield.Shield(cfg, self.client, cfg.get("shield", "auth_jail", "fsguard-auth"))
+        self.ignore.exclude = self.shield.active  # a suspended shield is off the ignore list
+        self.offender_cap = max(1, cfg.get_int("service", "offender_identities", evidence.OFFENDER_IDENTITIES))
         self._pos: tuple[int, int] | None = None  # (inode, offset)
         self._armed_at = 0.0
         self.armed_interval = float(settings.F2B_ARMED_CHECK_INTERVAL.get(cfg))
@@ -124,8 +127,6 @@ class Service:
         token = self.cfg.event_token
         if not token:
             return
-        from fs_python import whitelist
-
         events: list[tuple[float, eventline.Event]] = []
         counts: dict[tuple[str, str, str], tuple[int, float, float, str, str]] = {}
         for line in lines:
@@ -137,25 +138,25 @@ class Service:
             events.append((now, ev))
             if ev.kind not in FAILURE_KINDS:
                 continue
-            try:
-                verdict = whitelist.check(ev.ip, state_dir=self.cfg.state_dir, now=now)
-            except ValueError:
-                continue
-            if not verdict.whitelisted:
-                continue
             user = ev.fields.get("user") or ev.fields.get("number") or "-"
             ident = user + ("@" + ev.fields["domain"] if ev.fields.get("domain") else "")
+            # an offence (whitelisted, or a registered identity's own failure) or fail2ban's business;
+            # the registration shield counts foreign identities on the way (fsguard.shield)
+            reason = self.shield.offence(ev, eventline.escape(ident, 200)[0], line, now)
+            if reason is None:
+                continue
             key = (ev.ip, ident, ev.kind)
             n, first, _, _, _ = counts.get(key, (0, now, now, "", ""))
             ua = ev.fields.get("ua", "")  # raw here; evidence stores it escaped (printable ASCII)
-            counts[key] = (n + 1, first, now, ua, "; ".join(verdict.reasons)[:300])
+            counts[key] = (n + 1, first, now, ua, reason[:300])
+        counts.update(self.shield.take_new())
         if events:
             kept = events[-1000:]  # the dashboard needs recent ones
             skipped = evidence.record_events(self.store, kept)
             result.events += len(kept) - skipped
             result.skipped += skipped
         if counts:
-            result.skipped += evidence.add_offences(self.store, counts)
+            result.skipped += evidence.add_offences(self.store, counts, self.offender_cap)
             result.offences += sum(v[0] for v in counts.values())
 
     # -- the loop --------------------------------------------------------------------------------
@@ -186,6 +187,7 @@ class Service:
             self.ingest(self.read_new_lines(), now, result)
         except Exception as exc:  # a bad store/line never stops the loop
             result.errors.append(f"tail: {type(exc).__name__}: {exc}")
+        result.errors += self.shield.apply(now)
         try:
             from fsguard import queue
 
@@ -195,6 +197,7 @@ class Service:
         if int(now) % 3600 < 5:
             try:
                 evidence.prune_events(self.store, now - EVENTS_KEEP)
+                evidence.prune_offenders(self.store, now - evidence.OFFENDERS_KEEP)
             except Exception as exc:
                 result.errors.append(f"prune: {exc}")
         for err in result.errors:

@@ -262,3 +262,72 @@ def test_banned_by_both_jails_stays_until_the_longer_ban_ends(tmp_path: Path, ne
     finally:
         server.stop()
         store.close()
+
+
+def test_registration_shields_its_identity_not_spraying(tmp_path: Path, netns: str) -> None:
+    """One registered identity failing 1,000 times (while registered and after) is never banned;
+    the same address failing for 10 identities that never registered from it is banned by the auth
+    jail within its findtime; an admin-whitelisted address spraying identities never is."""
+    cfg, conf, log = _setup(tmp_path, netns)
+    admin = "192.0.2.44"
+    (cfg.state_dir / "whitelist.json").write_text(json.dumps(
+        {"entries": [{"cidr": f"{admin}/32", "source": "allow", "label": "office"}]}))
+    reg = {"ip": CUSTOMER, "user": "1000", "realm": "pbx.example.com", "port": "5060", "proto": "udp",
+           "profile": "internal"}
+    _register(cfg, [dict(reg, expires=time.time() + 3600)])
+    server = Server(conf)
+    server.start()
+    store = open_store(cfg)
+    try:
+        svc = Service(cfg, store, client=Client(conf / "fail2ban.sock"))
+        assert not svc.tick().errors
+        assert CUSTOMER in svc.client.ignore_list("fsguard-auth")
+        own = [_line("registered-failure", CUSTOMER, method="REGISTER", user="1000", domain="pbx.example.com",
+                     ua="Yealink") for _ in range(500)]
+        _append(log, own + [_line("not-found", SCANNER, number="1") for _ in range(2)])
+        assert _wait(lambda: bans.is_banned(cfg, SCANNER, netns=netns)), server.log()[-2000:]
+        # the registration ends: no shield any more, and its own identity still never bans it
+        _register(cfg, [dict(reg, expires=time.time() - 1)])
+        assert svc.tick().ignore_removed >= 1 and CUSTOMER not in svc.client.ignore_list("fsguard-auth")
+        _append(log, own + [_line("not-found", GUESSER, number="1") for _ in range(2)])
+        assert _wait(lambda: bans.is_banned(cfg, GUESSER, netns=netns)), server.log()[-2000:]
+        assert not svc.client.is_banned("fsguard-auth", CUSTOMER)
+        assert not bans.is_banned(cfg, CUSTOMER, netns=netns)
+        tick = svc.tick()
+        assert tick.offences == 500
+        rows = {r["user_identity"]: r for r in evidence.offenders(store, ip=CUSTOMER)}
+        assert rows["1000@pbx.example.com"]["failure_count"] == 1000
+        assert "own identity" in rows["1000@pbx.example.com"]["whitelist_reason"]
+
+        # registered again; now the address sprays identities that never registered from it
+        _register(cfg, [dict(reg, expires=time.time() + 3600)])
+        assert not svc.tick().errors and CUSTOMER in svc.client.ignore_list("fsguard-auth")
+        spray = [_line("auth-failure", CUSTOMER, method="REGISTER", user=f"{2000 + i}", domain="pbx.example.com",
+                       ua="sipcli/v1.8") for i in range(9)]
+        admin_spray = [_line("auth-failure", admin, user=f"{3000 + i}", domain="pbx.example.com") for i in range(30)]
+        _append(log, spray + admin_spray)
+        assert not svc.tick().errors
+        assert not svc.client.is_banned("fsguard-auth", CUSTOMER)  # 9 < 10: still shielded
+        first = time.time()
+        tenth = _line("auth-failure", CUSTOMER, method="REGISTER", user="2009", domain="pbx.example.com",
+                      ua="sipcli/v1.8")
+        _append(log, [tenth])
+        tick = svc.tick()
+        assert not tick.errors, tick.errors
+        assert _wait(lambda: bans.is_banned(cfg, CUSTOMER, netns=netns), 20), server.log()[-2000:]
+        ban = evidence.active_bans(store, CUSTOMER)[0]
+        assert ban["jail"] == "fsguard-auth" and ban["ban_start"] - first < 600  # within findtime
+        assert sorted(json.loads(ban["user_names"])) == sorted(f"{2000 + i}@pbx.example.com" for i in range(10))
+        svc.tick()
+        assert CUSTOMER not in svc.client.ignore_list("fsguard-auth")  # the shield is suspended
+        res = ops.why(cfg, store, CUSTOMER)
+        assert res.banned and not res.whitelisted
+        assert any("registration shield suspended" in n for n in res.notes), res.notes
+        kinds = {r["event_kind"] for r in evidence.offenders(store, ip=CUSTOMER)}
+        assert "shield-suspended" in kinds
+        # admin whitelist wins: 30 identities, never banned, all offences
+        assert not svc.client.is_banned("fsguard-auth", admin) and not bans.is_banned(cfg, admin, netns=netns)
+        assert len(evidence.offenders(store, ip=admin)) == 30
+    finally:
+        server.stop()
+        store.close()

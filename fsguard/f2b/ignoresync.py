@@ -22,6 +22,7 @@ import ipaddress
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,6 +97,8 @@ class IgnoreSync:
         self._regs: list[dict[str, Any]] = []
         self._nets: set[str] = set()
         self._written: frozenset[str] | None = None
+        # registered addresses whose registration shield is suspended (fsguard.shield): not ignored
+        self.exclude: Callable[[float], set[str]] | None = None
 
     def wanted(self, now: float) -> set[str]:
         state = self.cfg.state_dir
@@ -112,13 +115,14 @@ class IgnoreSync:
         except (OSError, ValueError) as exc:
             log.warning("whitelist snapshot unreadable, keeping the last one: %s", exc)
         want = set(self.base) | self._nets | cluster_hooks.service_ignore(self.cfg, now)  # cluster
+        excluded = self.exclude(now) if self.exclude is not None else set()
         for reg in self._regs:
             try:
                 expires = float(reg.get("expires", 0))
             except (TypeError, ValueError):
                 continue
             ip = eventline.normalize_ip(reg.get("ip"))
-            if ip and expires > now:
+            if ip and expires > now and ip not in excluded:
                 want.add(ip)
         return want
 

@@ -52,12 +52,15 @@ class WhyResult(Result):
 
 def why(cfg: Config, store: Store, ip: str) -> WhyResult:
     from fs_python import whitelist
-    from fsguard import evidence
+    from fsguard import evidence, shield
     from fsguard.perimeter import membership
 
     res = WhyResult("why", ip=ip)
     verdict = whitelist.check(ip, state_dir=cfg.state_dir)
     res.whitelisted, res.whitelist_reasons = verdict.whitelisted, list(verdict.reasons)
+    suspended = shield.describe(cfg, ip)  # registered, but sprayed identities: the auth jail applies
+    if suspended:
+        res.notes.append(suspended)
     try:
         client = _client(cfg)
         running = set(client.jails())
