@@ -74,6 +74,7 @@ class Service:
         self.offender_cap = max(1, cfg.get_int("service", "offender_identities", evidence.OFFENDER_IDENTITIES))
         self._pos: tuple[int, int] | None = None  # (inode, offset)
         self._armed_at = 0.0
+        self._restarted: dict[str, float] = {}
         self.armed_interval = float(settings.F2B_ARMED_CHECK_INTERVAL.get(cfg))
         fw_on = settings.F2B_FIREWALL.get(cfg)
         self.accept = AcceptSync(cfg, netns=settings.F2B_NETNS.get(cfg) or None) if fw_on else None
@@ -96,7 +97,8 @@ class Service:
         self._armed_at = now
         state = armed.check(self.cfg, self.client, self.jails, now)
         result.errors.extend(state.errors)
-        done, failed = armed.repair(self.cfg, self.client, self.store, state, conf_dir=armed.conf_dir_of(self.cfg))
+        done, failed = armed.repair(self.cfg, self.client, self.store, state, conf_dir=armed.conf_dir_of(self.cfg),
+                                    restarted=self._restarted)
         for line in done:
             log.warning("repaired: %s", line)
         result.repaired.extend(done)

@@ -141,9 +141,17 @@ def restart_jail(client: Client, jail: str, conf_dir: Path | None) -> None:
         raise Fail2banError(f"fail2ban-client restart {jail}: {(proc.stderr or proc.stdout).strip()[-300:]}")
 
 
+RESTART_EVERY = 600.0  # seconds: an action that fails to load is not restarted in a loop
+
+
 def repair(cfg: Config, client: Client, store: Store | None, armed: Armed, *,
-           conf_dir: Path | None) -> tuple[list[str], list[str]]:
-    """Fix what ``check`` found; return (what was done, what failed), one line each."""
+           conf_dir: Path | None, restarted: dict[str, float] | None = None) -> tuple[list[str], list[str]]:
+    """Fix what ``check`` found; return (what was done, what failed), one line each.
+
+    ``restarted`` (jail -> time of fsguard's last restart of it, kept by the caller) limits jail
+    restarts to one per RESTART_EVERY: an action that does not load after a restart is reported
+    (fail2ban's log says why) instead of restarting the jail, and re-applying its bans, again."""
+    restarted = {} if restarted is None else restarted
     from fsguard import evidence
     from fsguard.firewall import bans
 
@@ -151,6 +159,12 @@ def repair(cfg: Config, client: Client, store: Store | None, armed: Armed, *,
     failed: list[str] = []
     for state in armed.jails:
         if not state.has_action:
+            last = restarted.get(state.jail)
+            if last is not None and time.time() - last < RESTART_EVERY:
+                failed.append(f"{state.jail}: fsguard's action did not load after a restart "
+                              f"{time.time() - last:.0f} s ago: see fail2ban's log (`fsguard_action`)")
+                continue
+            restarted[state.jail] = time.time()
             try:
                 restart_jail(client, state.jail, conf_dir)
                 done.append(f"{state.jail}: fsguard's action was not loaded; jail restarted "
