@@ -54,6 +54,7 @@ class Backend:
 
     name = "base"
     tools: tuple[str, ...] = ()
+    kernel = True  # False: touches no kernel (no conntrack cleanup, no rollback, nothing to verify)
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg

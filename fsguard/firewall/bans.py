@@ -96,7 +96,7 @@ def add_ban(cfg: Config, ip: str, seconds: int | None, *, netns: str | None = No
     addr = parse_ip(ip)
     backend = registry.get(cfg)
     backend.ban(addr, _seconds(cfg, seconds), netns)
-    if backend.name != "dry-run":
+    if backend.kernel:
         _conntrack_delete(addr, netns)
 
 

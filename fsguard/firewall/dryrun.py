@@ -22,6 +22,7 @@ Sets = dict[str, dict[str, float | None]]
 
 class DryRunBackend(Backend):
     name = "dry-run"
+    kernel = False
 
     def _dir(self) -> Path:
         return Path(self.cfg.state_dir) / "firewall"

@@ -95,7 +95,7 @@ def commit(cfg: Config, rs: Ruleset, *, netns: str | None = None) -> None:
     except FirewallError as exc:
         last = st / "last-good.json"
         partial = bool(getattr(exc, "partial", False))
-        if last.exists() and backend.name != "dry-run" and (partial or not backend.verify(netns)):
+        if last.exists() and backend.kernel and (partial or not backend.verify(netns)):
             try:
                 backend.commit(load_ruleset(last), netns, st)
             except FirewallError as exc2:
@@ -133,7 +133,7 @@ def status(cfg: Config, *, netns: str | None = None) -> dict[str, Any]:
         last = {}
     loaded = False
     counters: list[dict[str, Any]] = []
-    if backend.name != "dry-run":
+    if backend.kernel:
         try:
             backend.init(netns)
             loaded = backend.verify(netns)
