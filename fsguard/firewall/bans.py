@@ -42,14 +42,16 @@ def parse_ip(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return addr
 
 
-def _seconds(cfg: Config, seconds: int | None) -> int | None:
+def kernel_seconds(cfg: Config, seconds: int | None) -> int | None:
     """Kernel lifetime of a ban: ``seconds`` plus ``[firewall] ban_grace`` (30 s). fail2ban stays
     the authority and lifts the ban with del_ban on its own unban cycle, which can run seconds
     after the nominal end; without the grace the kernel would let an address through while
     fail2ban still counts it as banned ("already banned": no new ban for new failures)."""
     if seconds is None or seconds <= 0:
         return None  # permanent
-    grace = max(0, cfg.get_int("firewall", "ban_grace", 30))
+    from fsguard import settings
+
+    grace = max(0, settings.FIREWALL_BAN_GRACE.get(cfg))
     return min(int(seconds) + grace, MAX_SECONDS)
 
 
@@ -95,7 +97,7 @@ def add_ban(cfg: Config, ip: str, seconds: int | None, *, netns: str | None = No
     """Ban ``ip`` for ``seconds`` (None or <= 0: until removed) and drop its conntrack entries."""
     addr = parse_ip(ip)
     backend = registry.get(cfg)
-    backend.ban(addr, _seconds(cfg, seconds), netns)
+    backend.ban(addr, kernel_seconds(cfg, seconds), netns)
     if backend.kernel:
         _conntrack_delete(addr, netns)
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from fsguard.firewall import FirewallError, registry
 from fsguard.firewall.backend import BAN_PREFIX6
-from fsguard.firewall.bans import _seconds, parse_ip
+from fsguard.firewall.bans import kernel_seconds, parse_ip
 
 if TYPE_CHECKING:
     from fs_python.config import Config
@@ -96,7 +96,7 @@ def after_ban(cfg: Config, ip: str, seconds: int | None, *, netns: str | None = 
         if why:
             log.warning("fsguard: %d banned addresses in %s, not banning the /64: %s", inside, net, why[0])
             return None
-        secs = _seconds(cfg, seconds)
+        secs = kernel_seconds(cfg, seconds)
         have = {_key(k): v for k, v in (backend.elements("ban6net", netns) or {}).items()}
         key = str(net.network_address)
         left = have.get(key, 0)
