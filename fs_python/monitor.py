@@ -81,9 +81,8 @@ class Monitor:
     def refresh_served(self) -> None:
         self.cfg = fslog.settings() or self.cfg  # picks up config edits (cached, re-read on change)
         try:
-            raw = self.cfg.get("fs_python", "literal_wait", "") if self.cfg else ""
-            wait = float(raw) if raw else PENDING_SECONDS
-        except ValueError:
+            wait = config.LITERAL_WAIT.get(self.cfg) if self.cfg else PENDING_SECONDS
+        except config.ConfigError:  # never raises into FreeSWITCH: a bad value keeps the default
             wait = PENDING_SECONDS
         self.literal_wait = max(0.0, min(wait, 30.0))
         served = {d.lower() for d in (config.SERVED_DOMAINS.get(self.cfg) if self.cfg else ())}

@@ -27,12 +27,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fsguard import settings
+
 if TYPE_CHECKING:
     from fs_python.config import Config
     from fsguard.store import Store
 
 log = logging.getLogger("fsguard.jobs")
-DEFAULT_LIMIT = 900  # seconds a feed refresh may take (APIBAN paging is bounded at 900 s too)
+DEFAULT_LIMIT = settings.FEEDS_REFRESH_LIMIT.default  # a feed refresh (APIBAN paging is bounded at 900 s too)
 KINDS = ("feeds_update", "firewall_apply")  # the requests that run in a child
 GRACE = 60  # a running row unchanged for limit + GRACE seconds is stale
 
@@ -53,7 +55,7 @@ CHILDREN: dict[str, Child] = {}  # this service process's children, by request u
 
 
 def limit(cfg: Config | None) -> int:
-    return DEFAULT_LIMIT if cfg is None else max(10, cfg.get_int("feeds", "refresh_limit", DEFAULT_LIMIT))
+    return DEFAULT_LIMIT if cfg is None else max(10, settings.FEEDS_REFRESH_LIMIT.get(cfg))
 
 
 def iso(epoch: float) -> str:

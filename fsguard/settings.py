@@ -65,6 +65,12 @@ FIREWALL_CARRIER_PORTS = words("firewall", "carrier_ports", ("5080",), "ports li
 FIREWALL_CARRIER_RULE = text("firewall", "carrier_rule", "auto", "carrier-only rule on carrier_ports",
                              choices=("auto", "on", "off"))
 FIREWALL_NEW_WITHOUT_SYN = boolean("firewall", "new_without_syn", True, "drop new TCP without SYN (stateful)")
+FIREWALL_REGISTERED_ACCEPT = boolean("firewall", "registered_accept", True,
+                                     "registered phones pass the country/feed rules")
+FIREWALL_REGISTRATION_GRACE = integer("firewall", "registration_grace", 60,
+                                      "seconds a registration stays accepted after it ends")
+FIREWALL_IPV6_PREFIX_BAN_AFTER = integer("firewall", "ipv6_prefix_ban_after", 3,
+                                         "banned addresses in one IPv6 /64 before the whole /64 is banned")
 FIREWALL_PRIORITY = integer("firewall", "priority", -10, "nftables hook priority")
 FIREWALL_REGISTERED_ACCEPT = boolean("firewall", "registered_accept", True,
                                      "accept live registrations ahead of feed and country drops")
@@ -88,6 +94,7 @@ FEEDS_RETRIES = integer("feeds", "retries", 3, "attempts per download")
 FEEDS_MIN_KEEP_RATIO = number("feeds", "min_keep_ratio", 0.5, "a feed shrinking below this share is refused")
 FEEDS_APIBAN_RATE = integer("feeds", "apiban_rate", 11, "APIBAN requests per window")
 FEEDS_APIBAN_WINDOW = integer("feeds", "apiban_window", 120, "APIBAN rate window, seconds")
+FEEDS_REFRESH_LIMIT = integer("feeds", "refresh_limit", 900, "seconds a GUI-requested refresh may take")
 FEEDS_APIBAN_DAYS = integer("feeds", "apiban_days", 7, "days an APIBAN entry is kept")
 
 # -- [countries] / [carriers] / [drill] ---------------------------------------------------------
@@ -102,6 +109,16 @@ COUNTRIES_SOURCES = words("countries", "sources", (
 ), "RIR delegation files")
 CARRIERS_CIDRS = words("carriers", "cidrs", (), "carrier addresses (whitelisted, carrier_ports)")
 CARRIERS_FUSIONPBX_ACL = text("carriers", "fusionpbx_acl", "providers", "FusionPBX ACL read for carriers")
+CLUSTER_NODE = text("cluster", "node", "", "this node's name (default: the host name); the section turns the "
+                    "cluster on")
+# Written by ``fsguard install`` to record what it found (read by people and the installer's re-runs).
+FREESWITCH_CONF_DIR = text("freeswitch", "conf_dir", "", "FreeSWITCH's config directory install found")
+FREESWITCH_SCRIPTS_DIR = text("freeswitch", "scripts_dir", "", "FreeSWITCH's scripts directory (gets fs_python/)")
+FREESWITCH_LOG = text("freeswitch", "log", "", "FreeSWITCH's log file")
+FUSIONPBX_CONFIG = text("fusionpbx", "config", "", "FusionPBX's config.conf")
+FUSIONPBX_WEB_ROOT = text("fusionpbx", "web_root", "", "FusionPBX's web root")
+FUSIONPBX_CACHE_METHOD = text("fusionpbx", "cache_method", "", "FusionPBX's cache method")
+FUSIONPBX_CACHE_DIR = text("fusionpbx", "cache_dir", "", "FusionPBX's cache directory")
 DRILL_TARGET = text("drill", "target", "", "address the live drill attacks (default: local_ip_v4)")
 DRILL_DOMAIN = text("drill", "domain", "", "SIP domain of the live drill (default: FreeSWITCH's)")
 

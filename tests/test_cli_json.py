@@ -38,7 +38,7 @@ SAFE_ARGS: dict[tuple[str, ...], list[str]] = {
     ("offenders",): [], ("service",): ["--once"], ("install",): ["--dry-run", "--root", "{tmp}/empty"],
     ("uninstall",): ["--dry-run", "--root", "{tmp}/empty"], ("render",): ["--root", "{tmp}/render", "--kind",
                                                                          "freeswitch"],
-    ("status",): [], ("cluster", "status"): [],
+    ("status",): [], ("cluster", "status"): [], ("config", "show"): [], ("config", "test"): [],
 }
 
 

@@ -11,11 +11,11 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from fsguard.cli import cluster, drill, fail2ban, feeds, firewall, install, lists, output, status
+from fsguard.cli import cluster, config, drill, fail2ban, feeds, firewall, install, lists, output, status
 from fsguard.cli.exitcodes import Exit
 
 # Areas, in the order their commands are listed in --help.
-AREAS = (lists, feeds, firewall, fail2ban, install, drill, status, cluster)
+AREAS = (lists, feeds, firewall, fail2ban, install, drill, status, cluster, config)
 
 
 class UsageError(Exception):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fs_python import config as config_mod
+from fsguard import settings
 from fsguard.cli.exitcodes import Exit
 from fsguard.cli.output import emit
 
@@ -56,12 +57,12 @@ def _snapshot(path: Any, key: str, now: float) -> Check:
 def _fail2ban(cfg: config_mod.Config) -> list[Check]:
     """fail2ban runs fsguard's jails, each with fsguard's action, and every address it holds
     banned there is in the kernel set (a reload can silently drop an action: fsguard.f2b.armed)."""
-    from fsguard.f2b import armed, render
+    from fsguard.f2b import armed
     from fsguard.f2b.client import Client, Fail2banError
 
     if shutil.which("fail2ban-client") is None:
         return [Check("fail2ban", "fail", "fail2ban-client not installed")]
-    client = Client(cfg.get(render.SECTION, "socket", "") or "/var/run/fail2ban/fail2ban.sock")
+    client = Client(settings.F2B_SOCKET.get(cfg))
     try:
         jails = client.jails()
     except Fail2banError as exc:

@@ -17,6 +17,8 @@ import socket
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from fsguard import settings
+
 if TYPE_CHECKING:
     from fs_python.config import Config
     from fsguard.store import Store
@@ -36,12 +38,12 @@ def enabled(cfg: Config) -> bool:
 
 
 def node_name(cfg: Config) -> str:
-    return (cfg.get(SECTION, "node", "") or socket.gethostname())[:64]
+    return (settings.CLUSTER_NODE.get(cfg) or socket.gethostname())[:64]
 
 
 def netns(cfg: Config) -> str | None:
     """The namespace holding this node's kernel sets (tests and the drill; None on a host)."""
-    return cfg.get("fail2ban", "netns") or None
+    return settings.F2B_NETNS.get(cfg) or None
 
 
 def ban_key(node: str, ip: str, jail: str, start: float) -> str:

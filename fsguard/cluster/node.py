@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from fs_python import eventline
-from fsguard import cluster
+from fsguard import cluster, settings
 from fsguard.cluster import publish
 from fsguard.cluster.listener import Listener
 
@@ -57,10 +57,9 @@ def _local_registrations(cfg: Config, now: float) -> dict[str, dict[str, Any]]:
 def f2b_unban(cfg: Config) -> Any:
     """An operator's unban from another node, for this node's fail2ban (its action lifts the
     kernel ban and closes the evidence row)."""
-    from fsguard.f2b import render
     from fsguard.f2b.client import Client
 
-    client = Client(cfg.get(render.SECTION, "socket", "") or "/var/run/fail2ban/fail2ban.sock")
+    client = Client(settings.F2B_SOCKET.get(cfg))
 
     def unban(ip: str) -> None:
         for jail in client.jails():

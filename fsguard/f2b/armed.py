@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fsguard.f2b import render
+from fsguard import settings
 from fsguard.f2b.client import Client, Fail2banError
 
 if TYPE_CHECKING:
@@ -79,11 +79,11 @@ def _left(entry: str, now: float) -> tuple[str, int | None] | None:
 
 
 def _firewall_on(cfg: Config) -> bool:
-    return str(cfg.get(render.SECTION, "firewall", "on")).lower() not in ("off", "0", "false", "no")
+    return settings.F2B_FIREWALL.get(cfg)
 
 
 def _netns(cfg: Config) -> str | None:
-    return str(cfg.get(render.SECTION, "netns", "")) or None
+    return settings.F2B_NETNS.get(cfg) or None
 
 
 def _whitelisted(cfg: Config, ip: str) -> bool:
@@ -195,6 +195,6 @@ def repair(cfg: Config, client: Client, store: Store | None, armed: Armed, *,
 
 def conf_dir_of(cfg: Config) -> Path | None:
     """fail2ban's config dir (the parent of ``[fail2ban] jail_dir``), for ``fail2ban-client -c``."""
-    jail_dir = str(cfg.get(render.SECTION, "jail_dir", "/etc/fail2ban/jail.d"))
+    jail_dir = settings.F2B_JAIL_DIR.get(cfg)
     return Path(jail_dir).parent if jail_dir else None
 

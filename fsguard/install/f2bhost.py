@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fsguard import settings
 from fsguard.f2b import armed, render
 from fsguard.f2b.client import Client, Fail2banError
 from fsguard.install.live import Step, _run
@@ -114,7 +115,7 @@ def config_test(t: Target) -> Step:
 def _client(cfg: Config | None = None) -> Client | None:
     if _exe() is None:
         return None
-    client = Client((cfg.get(render.SECTION, "socket", "") if cfg is not None else "") or SOCKET)
+    client = Client(settings.F2B_SOCKET.get(cfg) if cfg is not None else SOCKET)
     try:
         client.send(["ping"])
     except Fail2banError:
@@ -220,7 +221,7 @@ def release(t: Target, client: Client | None = None) -> list[Step]:
 
 def check_backend(cfg: Config) -> None:
     """Preflight: the file backend must not poll (inotify through python3-pyinotify)."""
-    backend = str(cfg.get(render.SECTION, "backend", "auto"))
+    backend = settings.F2B_BACKEND.get(cfg)
     if backend not in ("auto", "pyinotify") or _exe() is None:
         return
     py = render.python_for_fail2ban()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fsguard import settings
 from fsguard.perimeter import carriers, countries, feeds, lists, snapshot
 from fsguard.perimeter.addr import AddressError, parse_cidr, range_text
 
@@ -87,12 +88,12 @@ def memberships(cfg: Config, ip: str, *, store: Store | None = None) -> list[Mem
 
 
 def _prefix_ban(cfg: Config, ip: str) -> str | None:
-    if cfg.get("fail2ban", "firewall", "on").lower() in ("off", "0", "false", "no"):
+    if not settings.F2B_FIREWALL.get(cfg):
         return None
     try:
         from fsguard.firewall import escalate
 
-        return escalate.prefix_banned(cfg, ip, netns=cfg.get("fail2ban", "netns") or None)
+        return escalate.prefix_banned(cfg, ip, netns=settings.F2B_NETNS.get(cfg) or None)
     except Exception:  # no kernel access / no ruleset: the per-address ban check still answers
         return None
 
