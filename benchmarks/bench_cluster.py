@@ -67,7 +67,7 @@ def main() -> None:
     args = ap.parse_args()
     single_n, prop_n, burst_n, burst_s = (20, 20, 100, 1.0) if args.quick else (200, 200, 1000, 10.0)
     clock = Clock()
-    pg = PrivatePG(55900 + int(time.time()) % 90, fsync=True)
+    pg = PrivatePG(fsync=True)
     made: list[Node] = []
     try:
         with tempfile.TemporaryDirectory(prefix="fsg-bench-cluster-") as tmpd:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -39,14 +40,20 @@ def wait_until(cond: Callable[[], bool], timeout: float = 15.0) -> bool:
 class PrivatePG:
     """initdb + pg_ctl in a temp dir, trust auth on 127.0.0.1:<port>, run as the postgres user."""
 
-    def __init__(self, port: int, *, fsync: bool = False) -> None:
-        self.port = port
+    def __init__(self, *, fsync: bool = False) -> None:
+        with socket.socket() as s:  # a free port now (the kernel picks it)
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
         self.fsync = "on" if fsync else "off"
         self.dir = Path(tempfile.mkdtemp(prefix="fsg-pg-"))
-        shutil.chown(self.dir, "postgres", "postgres")
-        self.data = self.dir / "data"
-        self._pg("initdb", "-D", str(self.data), "-U", "fsg", "--auth=trust", "-E", "UTF8")
-        self.start()
+        try:
+            shutil.chown(self.dir, "postgres", "postgres")
+            self.data = self.dir / "data"
+            self._pg("initdb", "-D", str(self.data), "-U", "fsg", "--auth=trust", "-E", "UTF8")
+            self.start()
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
 
     def _pg(self, tool: str, *argv: str) -> None:
         subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / tool), *argv], check=True,
@@ -94,6 +101,7 @@ class Node:
 
     def start(self, wait: float = 10.0) -> bool:
         listener = Listener(self.cfg, fail2ban_unban=None, lists_changed=lists_refresh(self.cfg),
+                            feeds_changed=lists_refresh(self.cfg, feeds=True),
                             on_applied=self.on_applied)
         self.rt = Runtime(self.cfg, listener=listener)
         return self.rt.start(wait)

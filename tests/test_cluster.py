@@ -172,6 +172,35 @@ def test_admin_list_change_on_a_reaches_b_kernel(nodes: list[Node]) -> None:
     assert "192.0.2.0/24" in b.lab.exec_pbx("nft", "list", "table", "inet", "fsguard").stdout
 
 
+def test_feeds_fetched_by_one_node_per_cycle_and_loaded_by_all(nodes: list[Node], tmp_path: Path) -> None:
+    from fsguard.firewall import engine
+    from fsguard.ops import perimeter
+
+    src = tmp_path / "scanners.txt"
+    src.write_text("198.51.100.0/24\n203.0.113.128/25\n")
+    for n in nodes:
+        n.cfg.parser.set("feeds", "voipbl", "no")
+        n.cfg.parser.set("feeds", "extra", f"scan={src}")
+    a, b, c = nodes
+    engine.apply(b.cfg, netns=b.lab.pbx)
+    res = perimeter.feeds_refresh(a.cfg, None, apply=False)  # A's cycle comes first: A fetches
+    assert [(r.name, r.status, r.entries) for r in res.feeds] == [("scan", "updated", 2)]
+    assert b.rt is not None
+    assert wait_until(lambda: ("feeds", "None", "a") in b.rt.listener.seen)  # type: ignore[union-attr]
+    assert not b.rt.listener.errors, list(b.rt.listener.errors)
+    assert "203.0.113.128/25" in b.lab.exec_pbx("nft", "list", "table", "inet", "fsguard").stdout
+    src.unlink()  # C fetching on its own now would fail: it must load A's copy instead
+    res = perimeter.feeds_refresh(c.cfg, None, apply=False)
+    assert [(r.name, r.status, r.entries) for r in res.feeds] == [("scan", "unchanged", 2)]
+    assert (c.state / "feeds" / "scan.json").read_bytes() == (a.state / "feeds" / "scan.json").read_bytes()
+    store = _store(c)
+    try:
+        assert store.query("select node_name from v_fsguard_cluster_files where file_name = 'feeds/scan.json'") == [
+            {"node_name": "a"}]
+    finally:
+        store.close()
+
+
 def test_cluster_status_command(nodes: list[Node], capsys: pytest.CaptureFixture[str]) -> None:
     from fsguard.cli import main
 
@@ -193,7 +222,7 @@ def test_cluster_status_command(nodes: list[Node], capsys: pytest.CaptureFixture
 def private_pg() -> Iterator[PrivatePG]:
     if why:
         pytest.skip(why)
-    pg = PrivatePG(55400 + (int(time.time()) % 500))
+    pg = PrivatePG()
     try:
         yield pg
     finally:

@@ -66,6 +66,33 @@ def lists_changed(cfg: Config) -> None:
         _submit(cfg, "lists", {})
 
 
+def feeds_fetch_here(cfg: Config, force: bool) -> bool:
+    """Before fetching feeds: False when another node fetched this cycle (its copies are loaded)."""
+    if not cluster.enabled(cfg):
+        return True
+    from fsguard.cluster import feeds
+
+    return feeds.fetch_here(cfg, force)
+
+
+def feeds_loaded(cfg: Config) -> list[Any]:
+    from fsguard.cluster import feeds
+
+    return list(feeds.loaded_results(cfg))
+
+
+def feeds_share(cfg: Config) -> None:
+    """After fetching: store the caches once for every node (no-op unless this node was elected)."""
+    if not cluster.enabled(cfg):
+        return
+    try:
+        from fsguard.cluster import feeds
+
+        feeds.share(cfg)
+    except Exception as exc:
+        log.error("cluster: could not share the feeds: %s", exc)
+
+
 def service_tick(svc: Service, now: float) -> list[str]:
     """Once per service tick, before the ignore sync: start the listener (the first time, waiting
     for the cluster's bans), replay the outbox, heartbeat, share registrations."""

@@ -36,12 +36,14 @@ IN_FORCE = ("select ip_address, bool_or(ban_end is null) as permanent, max(ban_e
 class Listener:
     def __init__(self, cfg: Config, *, fail2ban_unban: Callable[[str], None] | None = None,
                  lists_changed: Callable[[], None] | None = None,
+                 feeds_changed: Callable[[], None] | None = None,
                  on_applied: Callable[[str, str, float], None] | None = None) -> None:
         self.cfg = cfg
         self.node = cluster.node_name(cfg)
         self.netns = cluster.netns(cfg)
         self.fail2ban_unban = fail2ban_unban
         self.lists_changed = lists_changed
+        self.feeds_changed = feeds_changed
         self.on_applied = on_applied  # (kind, ip, monotonic time of the kernel change): benchmarks
         self.ready = threading.Event()
         self.connected = threading.Event()
@@ -173,6 +175,8 @@ class Listener:
                     self.on_applied("unban", ip, time.monotonic())
         elif kind == "lists" and self.lists_changed is not None:
             self.lists_changed()
+        elif kind == "feeds" and self.feeds_changed is not None:
+            self.feeds_changed()
 
     def resync(self) -> int:
         """Every ban in force cluster-wide into this node's kernel sets, and remote bans lifted

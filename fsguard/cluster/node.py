@@ -68,8 +68,9 @@ def f2b_unban(cfg: Config) -> Any:
     return unban
 
 
-def lists_refresh(cfg: Config) -> Any:
-    """Admin lists changed on another node: rebuild the whitelist snapshot and the ruleset here."""
+def lists_refresh(cfg: Config, *, feeds: bool = False) -> Any:
+    """Admin lists changed on another node (or, ``feeds``, it stored a new fetch of the feeds and
+    country data): load them and rebuild the whitelist snapshot and the ruleset here."""
     def refresh() -> None:
         from fsguard.firewall import engine
         from fsguard.perimeter import snapshot
@@ -78,6 +79,10 @@ def lists_refresh(cfg: Config) -> Any:
         with borrowed(cfg, None) as store:
             if store is None:
                 raise RuntimeError("store unreachable: lists not refreshed")
+            if feeds:
+                from fsguard.cluster import feeds as cluster_feeds
+
+                cluster_feeds.pull(cfg, store)
             snapshot.write_from_store(cfg, store)
             if (engine.state_dir(cfg) / "last-good.json").exists():
                 engine.apply(cfg, netns=cluster.netns(cfg), store=store)
@@ -88,7 +93,8 @@ class Runtime:
     def __init__(self, cfg: Config, *, listener: Listener | None = None) -> None:
         self.cfg = cfg
         self.node = cluster.node_name(cfg)
-        self.listener = listener or Listener(cfg, fail2ban_unban=f2b_unban(cfg), lists_changed=lists_refresh(cfg))
+        self.listener = listener or Listener(cfg, fail2ban_unban=f2b_unban(cfg), lists_changed=lists_refresh(cfg),
+                                             feeds_changed=lists_refresh(cfg, feeds=True))
         self.pub = publish.publisher(cfg)
         self.started_at = time.time()
         self._store: Store | None = None

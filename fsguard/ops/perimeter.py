@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fsguard.cluster import hooks as cluster_hooks
 from fsguard.ops import Result
 
 if TYPE_CHECKING:
@@ -99,7 +100,9 @@ def feeds_refresh(cfg: Config, store: Store | None, *, only: str | None = None, 
     from fsguard.perimeter import countries, update
 
     res = FeedsRefresh("feeds_refresh")
-    res.feeds = update.update_all(cfg, store, progress=progress, only=only)
+    fetch_here = cluster_hooks.feeds_fetch_here(cfg, force)  # cluster: one node fetches per cycle
+    res.feeds = update.update_all(cfg, store, progress=progress, only=only) if fetch_here else (
+        cluster_hooks.feeds_loaded(cfg))
     try:
         cd = countries.refresh(cfg, force=force)
         if cd.countries:
@@ -107,6 +110,7 @@ def feeds_refresh(cfg: Config, store: Store | None, *, only: str | None = None, 
                              "errors": cd.errors}
     except ValueError as exc:
         res.notes.append(f"countries: {exc}")
+    cluster_hooks.feeds_share(cfg)  # cluster: stored once, loaded by every node
     if apply:
         try:
             res.firewall = firewall_apply(cfg, store)

@@ -201,6 +201,19 @@ TABLES: tuple[Table, ...] = (
         ),
         ("node_name", "expires"),
     ),
+    # Feed caches and country data, fetched by one node per cycle and loaded by all (fsguard.cluster).
+    _table(
+        "v_fsguard_cluster_files",
+        "fsguard_cluster_file_uuid",
+        (
+            ("file_name", "text"),  # feeds/<name>.json, countries/<file>
+            ("file_body", "text"),  # the bytes as latin-1 text (lossless; no NUL in these files)
+            ("file_sha256", "text"),
+            ("fetched_at", "epoch"),
+            ("node_name", "text"),  # the node that fetched it
+        ),
+        ("file_name",),
+    ),
 )
 
 BY_NAME = {t.name: t for t in TABLES}

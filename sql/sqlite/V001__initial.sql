@@ -153,3 +153,16 @@ create table if not exists v_fsguard_cluster_registrations (
 );
 create index if not exists v_fsguard_cluster_registrations_node_name_idx on v_fsguard_cluster_registrations (node_name);
 create index if not exists v_fsguard_cluster_registrations_expires_idx on v_fsguard_cluster_registrations (expires);
+create table if not exists v_fsguard_cluster_files (
+	fsguard_cluster_file_uuid text primary key,
+	file_name text,
+	file_body text,
+	file_sha256 text,
+	fetched_at real,
+	node_name text,
+	insert_date text,
+	insert_user text,
+	update_date text,
+	update_user text
+);
+create index if not exists v_fsguard_cluster_files_file_name_idx on v_fsguard_cluster_files (file_name);
