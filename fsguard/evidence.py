@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from fs_python import eventline
+from fsguard import settings
 
 if TYPE_CHECKING:
     from fsguard.store import Store
@@ -159,7 +160,7 @@ def _each_or_skip(store: Store, items: list[Any], write: Callable[[Any], None], 
 
 
 OVERFLOW_IDENTITY = "(other identities)"  # the one row that counts identities beyond the cap
-OFFENDER_IDENTITIES = 200  # distinct identities kept per address (default of [service] offender_identities)
+OFFENDER_IDENTITIES = settings.SERVICE_OFFENDER_IDENTITIES.default  # distinct identities kept per address
 OFFENDERS_KEEP = 30 * 86400  # rows not seen for this long are pruned
 
 _UPSERT = (

@@ -69,9 +69,9 @@ class Service:
         jail_dir = settings.F2B_JAIL_DIR.get(cfg)
         self.jail_dir = Path(jail_dir) if jail_dir else None
         self.ignore = IgnoreSync(cfg, self.client, self.jails, self.base, self.jail_dir)
-        self.shield = shield.Shield(cfg, self.client, cfg.get("shield", "auth_jail", "fsguard-auth"))
+        self.shield = shield.Shield(cfg, self.client, settings.SHIELD_AUTH_JAIL.get(cfg))
         self.ignore.exclude = self.shield.active  # a suspended shield is off the ignore list
-        self.offender_cap = max(1, cfg.get_int("service", "offender_identities", evidence.OFFENDER_IDENTITIES))
+        self.offender_cap = max(1, settings.SERVICE_OFFENDER_IDENTITIES.get(cfg))
         self._pos: tuple[int, int] | None = None  # (inode, offset)
         self._armed_at = 0.0
         self._restarted: dict[str, float] = {}

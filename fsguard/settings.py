@@ -107,6 +107,13 @@ COUNTRIES_SOURCES = words("countries", "sources", (
     "https://ftp.lacnic.net/pub/stats/lacnic/delegated-lacnic-extended-latest",
     "https://ftp.ripe.net/pub/stats/ripencc/delegated-ripencc-extended-latest",
 ), "RIR delegation files")
+SHIELD_AUTH_JAIL = text("shield", "auth_jail", "fsguard-auth", "jail a suspended registration shield bans in")
+SHIELD_IDENTITIES = integer("shield", "identities", 10, "foreign identities failing behind a registered "
+                            "address before its shield is suspended")
+SHIELD_WINDOW = integer("shield", "window", 600, "seconds those identities are counted over")
+SHIELD_SUSPEND = integer("shield", "suspend", 3600, "seconds a shield stays suspended (at least 60)")
+SERVICE_OFFENDER_IDENTITIES = integer("service", "offender_identities", 200,
+                                      "distinct identities kept per whitelisted address")
 CARRIERS_CIDRS = words("carriers", "cidrs", (), "carrier addresses (whitelisted, carrier_ports)")
 CARRIERS_FUSIONPBX_ACL = text("carriers", "fusionpbx_acl", "providers", "FusionPBX ACL read for carriers")
 CLUSTER_NODE = text("cluster", "node", "", "this node's name (default: the host name); the section turns the "

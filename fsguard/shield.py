@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fs_python import eventline, whitelist
+from fsguard import settings
 from fsguard.f2b.client import Client, Fail2banError
 
 if TYPE_CHECKING:
@@ -64,9 +65,9 @@ class Shield:
         self.cfg = cfg
         self.client = client
         self.auth_jail = auth_jail
-        self.identities = max(1, cfg.get_int(SECTION, "identities", 10))
-        self.window = max(1, cfg.get_int(SECTION, "window", 600))
-        self.suspend_for = max(60, cfg.get_int(SECTION, "suspend", 3600))
+        self.identities = max(1, settings.SHIELD_IDENTITIES.get(cfg))
+        self.window = max(1, settings.SHIELD_WINDOW.get(cfg))
+        self.suspend_for = max(60, settings.SHIELD_SUSPEND.get(cfg))
         self.path = Path(cfg.state_dir) / whitelist.SHIELD_FILE
         # ip -> identity -> (last failure, its log line): identities that never registered from it
         self.foreign: dict[str, dict[str, tuple[float, str]]] = {}
