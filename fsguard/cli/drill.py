@@ -52,8 +52,11 @@ def run(args: argparse.Namespace) -> int:
         from fsguard.drill.runner import undo_item
 
         done = ledger.sweep(undo_item, orphans=True)
-        emit(args, {"cleaned": done}, "\n".join(done) or "nothing left over")
-        return int(Exit.OK)
+        # a leftover that could not be undone stays in its state file: say so with the exit code
+        stuck = [d for d in done if "problems:" in d or "left in place" in d
+                 or (d.startswith("orphan namespace") and not d.endswith(" removed"))]
+        emit(args, {"cleaned": done, "ok": not stuck}, "\n".join(done) or "nothing left over")
+        return int(Exit.OK if not stuck else Exit.DRILL_FAILED)
     missing = [t for t in ("ip", "nft" if args.backend == "nftables" else "iptables", "fail2ban-server")
                if shutil.which(t) is None]
     if missing:

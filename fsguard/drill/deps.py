@@ -120,13 +120,53 @@ def list_add(env: Any, list_name: str, cidr: str, label: str, ttl: float = 900.0
         if store.query_one("select 1 as x from v_fsguard_list_entries where list_name = :l and cidr = :c",
                            {"l": list_name, "c": cidr}):
             return  # there before the drill: neither changed nor removed by it
-        env.ledger.record("list-entry", list=list_name, cidr=cidr, ip=cidr.split("/")[0],
-                          config=str(env.cfg.path))
+        item = env.ledger.record("list-entry", list=list_name, cidr=cidr, ip=cidr.split("/")[0],
+                                 config=str(env.cfg.path))
         # apply=False: the drill loads the ruleset itself, inside its namespace
-        lists.change(env.cfg, store, list_name, "add", cidr, label=label, expires=time.time() + ttl, apply=False,
-                     by="fsguard drill")
+        try:
+            lists.change(env.cfg, store, list_name, "add", cidr, label=label, expires=time.time() + ttl,
+                         apply=False, by="fsguard drill")
+        except Exception:
+            env.ledger.forget(item)  # refused before anything was written: nothing to undo
+            raise
     finally:
         store.close()
+
+
+def carrier_rule(cfg: Config) -> tuple[bool, str]:
+    """(is "5080 only from carriers" in force, why): ``[firewall] carrier_rule`` and the carriers
+    known from the config and, on FusionPBX, its providers ACL."""
+    from fsguard import settings
+    from fsguard.perimeter import carriers
+    from fsguard.store import open_store
+
+    mode = settings.FIREWALL_CARRIER_RULE.get(cfg) or "auto"
+    if mode == "off":
+        return False, "[firewall] carrier_rule = off"
+    store = open_store(cfg)
+    try:
+        known, _errors = carriers.carriers(cfg, store)
+    finally:
+        store.close()
+    if mode == "auto" and not known:
+        return False, ("no carrier is known ([carriers] cidrs, or FusionPBX's providers ACL), so with "
+                       "[firewall] carrier_rule = auto the carrier ports answer every address")
+    return True, f"{len(known)} carrier(s) known, carrier_rule = {mode}"
+
+
+def with_carrier(cfg: Config, cidr: str) -> Config:
+    """The same config with one more carrier: the drill's temporary carrier entry. Never written to
+    the operator's file; the ruleset built from it is replaced by the real one right after."""
+    import configparser
+
+    from fs_python import config as config_mod
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_dict({s: dict(cfg.parser.items(s)) for s in cfg.parser.sections()})
+    if not parser.has_section("carriers"):
+        parser.add_section("carriers")
+    parser.set("carriers", "cidrs", (parser.get("carriers", "cidrs", fallback="") + " " + cidr).strip())
+    return config_mod.Config(cfg.path, parser)
 
 
 def list_del(cfg: Config, list_name: str, cidr: str) -> None:

@@ -62,6 +62,7 @@ class SimEnv:
     mode = "simulate"
     scan_user = "1000"  # the scanner guesses passwords of a user that exists
     domain = DOMAIN
+    serves_ip = False  # the stand-in serves a name: a REGISTER to its IP literal is a scanner's
     log_start = 0  # events are read from here on (the stand-in's log starts empty)
 
     def __init__(self, ledger: Ledger, *, backend: str = "nftables") -> None:

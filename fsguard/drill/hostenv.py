@@ -1,7 +1,7 @@
 """Real-host mode (``fsguard drill --host``): the same steps against the FreeSWITCH running here.
 
-UNTESTED: no FreeSWITCH can run on the development machines, so this mode has never met a real
-one. What it does:
+No FreeSWITCH can run on the development machines: its logic is tested against the stand-in
+(tests/test_drill_host.py); it has met a real 1.10.12 once (issue 12). What it does:
 
 * preflight with distinct reasons: fsguard's config and event token, a running FreeSWITCH with
   ``fs_cli``, fail2ban answering with fsguard's jails, fsguard's ruleset loaded;
@@ -13,17 +13,25 @@ one. What it does:
   themselves, and are deleted (and the ruleset re-applied) at cleanup; bans of the drill's own
   addresses are lifted with ``fsguard unban`` and their evidence rows removed.
 
+Refused targets (with the reason and the fix, ``[drill] target``): loopback (probes would never
+leave the drill's own namespace), the drill's own range, an address that is not this host's.
+Where FreeSWITCH serves its own IP as its domain (vanilla), the IP-literal REGISTER is normal and
+no ip-literal-domain line is expected. The carrier check uses a temporary carrier entry (a copy of
+the config with the drill's carrier added, applied, then the real ruleset re-applied at once and
+again at cleanup), only where the carrier rule is already in force (turning it on would refuse
+every real sender on 5080): otherwise it is skipped with the reason, which fails the drill.
+
 Known limits: passwords of real users are unknown, so the customer of step 2 is a temporary admin
-whitelist entry instead of a registration; the carrier check of step 3 needs a carrier in the
-drill range, which only the config file can name (the drill never edits it): skipped with that
-reason; with an allowed-countries rule in force the drill range (owned by no country) is refused
-on 5060 before FreeSWITCH sees it, so step 1 then reports the scanner as unreachable; when 5080 is
-already carriers-only, the scanner sends no unknown-number INVITEs (the auth jail alone must catch
-it, and only 5060 is checked for drops).
+whitelist entry instead of a registration; with an allowed-countries rule in force the drill range
+(owned by no country) is refused on 5060 before FreeSWITCH sees it, so step 1 then reports the
+scanner as unreachable; when 5080 is already carriers-only, the scanner sends no unknown-number
+INVITEs (the auth jail alone must catch it, and only 5060 is checked for drops).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import shutil
 import subprocess
 import time
@@ -40,6 +48,33 @@ from fsguard.drill.report import Check
 
 if TYPE_CHECKING:
     from fs_python.config import Config
+
+
+def local_addresses() -> set[str]:
+    """The IPv4 addresses of this host's own interfaces (``ip -j -4 addr``)."""
+    proc = subprocess.run(["ip", "-j", "-4", "addr", "show"], capture_output=True, text=True, timeout=10, check=False)
+    try:
+        data = json.loads(proc.stdout or "[]")
+    except ValueError:
+        return set()
+    return {str(a.get("local")) for link in data for a in link.get("addr_info", []) if a.get("local")}
+
+
+def check_target(ip: str, local: set[str]) -> None:
+    """Refuse a target the drill's packets cannot meet as an outside attacker's would."""
+    from fsguard.drill.ledger import in_drill_range
+
+    if ipaddress.ip_address(ip).is_loopback:
+        raise RuntimeError(
+            f"FreeSWITCH's address is {ip} (loopback): packets to it would never leave the drill's own "
+            "namespace, so nothing of the host (ruleset, fail2ban, FreeSWITCH) would be tested; set "
+            "[drill] target in fsguard.conf to an address FreeSWITCH listens on (the host's own address)")
+    if in_drill_range(ip):
+        raise RuntimeError(f"FreeSWITCH's address {ip} lies in the drill's own range 198.18.0.0/15: "
+                           "set [drill] target to the host's own address")
+    if local and ip not in local:
+        raise RuntimeError(f"{ip} is not an address of this host ({', '.join(sorted(local))}): the drill "
+                           "tests the FreeSWITCH running here; set [drill] target to one of these")
 
 
 def fs_cli(*args: str) -> str:
@@ -59,6 +94,7 @@ class HostEnv:
         self.topo = Topology(ledger.run_id, host_mode=True)
         self.scan_user = f"drill{ledger.run_id}"  # no such user: 401 then 403, like any guess
         self.domain = ""
+        self.serves_ip = False
         self.logpath = Path(settings.F2B_LOGPATH.get(self.cfg))
         self.log_start = 0
         self.f2b: PrivateFail2ban | None = None
@@ -106,9 +142,14 @@ class HostEnv:
         ip = normalize_ip(target)
         if ip is None or ":" in ip:
             raise RuntimeError(f"FreeSWITCH's address {target[:40]!r} is not an IPv4 address ([drill] target)")
+        check_target(ip, local_addresses())
         self.topo.pbx_ip = ip
         self.domain = settings.DRILL_DOMAIN.get(self.cfg) or fs_cli("global_getvar", "domain") or ip
-        return f"SIP at {ip}, domain {self.domain}"
+        # vanilla FreeSWITCH serves its own IP as its domain: a REGISTER to it is no scanner signature
+        # there (freeswitch.md section 7), so no ip-literal-domain line is expected then
+        served = {d.lower() for d in config_mod.SERVED_DOMAINS.get(self.cfg)} | {self.domain.lower()}
+        self.serves_ip = ip in served
+        return f"SIP at {ip}, domain {self.domain}" + (" (its IP is a served domain)" if self.serves_ip else "")
 
     def _fail2ban(self) -> str:
         sock = Path(settings.F2B_SOCKET.get(self.cfg))

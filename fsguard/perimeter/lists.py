@@ -8,11 +8,13 @@ change, so nothing is ever half-written). The allow list accepts private and tes
 LAN behind a VPN is a legitimate whitelist entry) but has a breadth floor for public space and a
 cap on the public space all entries cover together (addr.allow_check / allow_union_check); the deny
 list refuses what a block list refuses (loopback, private, CGNAT, multicast, default route,
-prefixes broader than the floor) so an operator cannot cut off a LAN.
+prefixes broader than the floor) so an operator cannot cut off a LAN; it accepts documentation
+and benchmarking ranges, as the allow list does (never routed; the drill lives in 198.18.0.0/15).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -96,9 +98,13 @@ def _union_check(store: Store, canon: str) -> None:
 
 
 def deny_policy(cfg: Config | None) -> Policy:
-    """The deny list's rules: the feeds' policy; without a config, the built-in floors (test ranges
-    allowed: a lab lives in them) -- private, loopback and CGNAT are refused either way."""
-    return feeds.policy(cfg) if cfg is not None else Policy(accept_test_ranges=True)
+    """The deny list's rules: the feeds' floors, but documentation and benchmarking ranges are
+    accepted (never routed on the Internet, so an entry there cuts nobody off; a test lab and
+    ``fsguard drill --host``, in 198.18.0.0/15, live there) -- a *feed* listing them is still
+    refused unless ``[feeds] accept_test_ranges``. Private, loopback and CGNAT are refused always."""
+    if cfg is None:
+        return Policy(accept_test_ranges=True)
+    return dataclasses.replace(feeds.policy(cfg), accept_test_ranges=True)
 
 
 def _label(label: str) -> str:
