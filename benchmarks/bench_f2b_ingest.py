@@ -60,7 +60,8 @@ def run(tmp: Path, n: int, addrs: int, mode: str, registered: int) -> float:
             regs = [{"ip": str(ipaddress.IPv4Address(int(ipaddress.IPv4Address("100.64.0.0")) + i)),
                      "user": str(i), "realm": "pbx.example.com", "expires": now + 3600, "port": "5060",
                      "proto": "udp", "profile": "internal"} for i in range(registered)]
-            (cfg.state_dir / "registrations.json").write_text(json.dumps(
+            cfg.fs_dir.mkdir(parents=True, exist_ok=True)
+            (cfg.fs_dir / "registrations.json").write_text(json.dumps(
                 {"version": 1, "written": now, "registrations": regs}))
             store = open_store(cfg)
             svc = Service(cfg, store)

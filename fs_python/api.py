@@ -60,7 +60,7 @@ def _snapshot_rows() -> list[dict[str, Any]]:
     if cfg is None:
         return []
     try:
-        with open(cfg.state_dir / "registrations.json", encoding="utf-8") as fh:
+        with open(cfg.fs_dir / "registrations.json", encoding="utf-8") as fh:
             data = json.load(fh)
         rows = [r for r in data.get("registrations", []) if isinstance(r, dict)]
         now = time.time()

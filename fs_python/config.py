@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 DEFAULT_PATH = Path("/etc/fsguard/fsguard.conf")
 DEFAULT_STATE_DIR = Path("/var/lib/fsguard")
 ENV_PATH = "FSGUARD_CONFIG"
+FS_SUBDIR = "fs"
 
 
 class ConfigError(Exception):
@@ -66,9 +67,28 @@ class Config:
         return Path(STATE_DIR.get(self))
 
     @property
+    def fs_dir(self) -> Path:
+        """FreeSWITCH's one writable place inside the state dir (its registrations snapshot):
+        the state dir itself is root's only."""
+        return self.state_dir / FS_SUBDIR
+
+    @property
     def event_token(self) -> str:
         """The secret in every event line (see eventline). Empty means "not installed yet"."""
         return EVENT_TOKEN.get(self)
+
+    def event_tokens(self, now: float) -> tuple[str, ...]:
+        """Tokens whose lines count: the current one, plus the previous one until
+        ``event_token_previous_until`` (``fsguard token rotate``: lines FreeSWITCH wrote before it
+        re-read this file still count, for a bounded grace period only)."""
+        cur = self.event_token
+        prev = self.get("fsguard", "event_token_previous", "")
+        try:
+            until = float(self.get("fsguard", "event_token_previous_until", "0") or 0)
+        except ValueError:
+            until = 0.0
+        tokens = (cur,) if cur else ()
+        return tokens + (prev,) if prev and prev != cur and now < until else tokens
 
     @property
     def store_kind(self) -> str:

@@ -177,10 +177,26 @@ def parse(line: str, token: str | None = None) -> Event | None:
     return Event(m.group("kind"), ip, fields, frozenset(cut), m.group("ts"))
 
 
-def filter_regex(token: str) -> str:
-    """The failregex body (after fail2ban's date is cut) matching every event kind of ``token``.
+def filter_regex(token: str, *more_tokens: str) -> str:
+    """The failregex body (after the record prefix) matching every event kind of ``token`` (or of
+    ``more_tokens``: the previous token during a rotation's grace period).
 
     Used to render fail2ban filters, so the filter and the renderer cannot drift apart."""
-    if not TOKEN_RE.match(token):
+    tokens = (token, *more_tokens)
+    if not all(TOKEN_RE.match(t) for t in tokens):
         raise ValueError("bad event token")
-    return r"FSGUARD %s (?:%s) <ADDR>" % (token, "|".join(re.escape(k) for k in KINDS))
+    alt = tokens[0] if len(tokens) == 1 else "(?:%s)" % "|".join(tokens)
+    return r"FSGUARD %s (?:%s) <ADDR>" % (alt, "|".join(re.escape(k) for k in KINDS))
+
+
+def parse_record(line: str, tokens: tuple[str, ...]) -> Event | None:
+    """A whole log record (date, idle, level, ``fsguard:1``) carrying one of ``tokens``; None for
+    anything else, a bare message without the record prefix included. ``line`` is one physical
+    line, split on ``\\n`` only (a CR or U+2028 inside it is attacker data, never a line break)."""
+    if "\r" in line:
+        return None
+    for tok in tokens:
+        ev = parse(line, tok)
+        if ev is not None:
+            return ev if ev.timestamp is not None else None
+    return None

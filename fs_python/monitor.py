@@ -136,11 +136,11 @@ class Monitor:
     def write(self, force: bool = False) -> None:
         if self.cfg is None:
             return
-        if REGISTRY.maybe_write(self.cfg.state_dir, 0.0 if force else TICK_SECONDS):
+        if REGISTRY.maybe_write(self.cfg.fs_dir, 0.0 if force else TICK_SECONDS):
             return
         if REGISTRY.write_errors:
             fslog.log_once("snapshot", "ERR", "fsguard monitor: cannot write %s/registrations.json"
-                           % self.cfg.state_dir)
+                           % self.cfg.fs_dir)
 
     def tick(self) -> None:
         now = time.monotonic()

@@ -15,9 +15,12 @@ gone counts as empty. Runs inside FreeSWITCH (the api command) and in the fail2b
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
+import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -25,6 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REGISTRATIONS_FILE = "registrations.json"
+# FreeSWITCH's own subdirectory of the state dir (fs_python.config.FS_SUBDIR): the only place its
+# user can write, so the one file root reads from it is untrusted input.
+REGISTRATIONS_PATH = "fs/" + REGISTRATIONS_FILE
 WHITELIST_FILE = "whitelist.json"
 # Written by the fsguard service (fsguard.shield): addresses whose registration shield is suspended
 # because they failed for many identities that never registered from them. Their registrations
@@ -33,6 +39,12 @@ SHIELD_FILE = "shield.json"
 # Other cluster nodes' live registrations, written by root's `fsguard service` (fsguard.cluster):
 # a file like the others, so a check never touches the database or the network.
 CLUSTER_REGISTRATIONS_FILE = "cluster-registrations.json"
+MAX_SNAPSHOT = 64 << 20  # 200k registrations are ~25 MB
+# The broadest entry a whitelist snapshot may carry (the allow list's floor): a file saying
+# 0.0.0.0/0 (or two /1s) would switch every ban off, so such entries are refused, not trusted.
+FLOOR = {4: 8, 6: 16}
+log = logging.getLogger("fsguard.whitelist")
+refusals: dict[str, str] = {}  # path -> why its last content was refused (shown by status)
 
 Addr = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -151,6 +163,9 @@ def _parse_whitelist(data: object) -> _Nets:
             # ::ffff:a.b.c.d/120 style: compare against the IPv4 form parse_ip produces
             if net.prefixlen >= 96:
                 net = ipaddress.ip_network("%s/%d" % (net.network_address.ipv4_mapped, net.prefixlen - 96))
+        if net.prefixlen < FLOOR[net.version]:
+            _refused("whitelist.json", "entry %s broader than /%d refused" % (net, FLOOR[net.version]))
+            continue
         source = _clean(row.get("source") or "allow", 32)
         nets.add(_Entry(net, source, _clean(row.get("label"))))
     return nets
@@ -175,14 +190,41 @@ class _Cached:
         if key == self.key:
             return self.value
         try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
+            data = read_json(path)
             value = parse(data)  # type: ignore[operator]
-        except (OSError, ValueError, TypeError):
-            # malformed or half-written by a non-atomic writer: the last good state stays
+        except (OSError, ValueError, TypeError) as exc:
+            # malformed, half-written, a symlink or oversized: the last good state stays
+            _refused(str(path), _safe(str(exc), 200))
             return self.value if self.value is not None else empty
         self.key, self.value = key, value
         return value
+
+
+def _refused(what: str, why: str) -> None:
+    if refusals.get(what) != why:
+        log.warning("fsguard: %s refused: %s", what, why)
+    refusals[what] = why
+
+
+def read_json(path: Path, limit: int = MAX_SNAPSHOT) -> object:
+    """A snapshot as untrusted input: a regular file (no symlink followed), at most ``limit``
+    bytes, JSON. Raises OSError/ValueError saying why not."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError("%s is a symlink" % path) from None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("%s is not a regular file" % path)
+        if st.st_size > limit:
+            raise ValueError("%s is %d bytes, over the %d allowed" % (path, st.st_size, limit))
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError("%s is over the %d bytes allowed" % (path, limit))
+    return json.loads(data.decode("utf-8"))
 
 
 _lock = threading.Lock()
@@ -251,7 +293,7 @@ def check(
     if registrations is not None:
         regs = _parse_registrations(registrations)
     else:
-        regs = _load(state_dir, REGISTRATIONS_FILE, _regs_from_snapshot, {})  # type: ignore[assignment]
+        regs = _load(state_dir, REGISTRATIONS_PATH, _regs_from_snapshot, {})  # type: ignore[assignment]
     nets: _Nets = _load(state_dir, WHITELIST_FILE, _parse_whitelist, _Nets())  # type: ignore[assignment]
     others: dict[Addr, list[_Reg]] = _load(  # type: ignore[assignment]
         state_dir, CLUSTER_REGISTRATIONS_FILE, _regs_from_snapshot, {})

@@ -28,7 +28,7 @@ from fs_python import eventline
 from fs_python.config import ConfigError
 from fsguard import evidence, heartbeat, settings, shield
 from fsguard.cluster import hooks as cluster_hooks
-from fsguard.f2b import armed, render
+from fsguard.f2b import armed
 from fsguard.f2b.client import Client, Fail2banError
 from fsguard.f2b.ignoresync import IgnoreSync, canon
 from fsguard.firewall.accept import AcceptSync
@@ -104,6 +104,17 @@ class Service:
         result.repaired.extend(done)
         result.errors.extend(failed)
 
+    def watch_log(self) -> None:
+        """FreeSWITCH creates its log (never root: see f2b.render). A jail started while it was
+        missing reads only the placeholder: add the log once it exists, so no failure is lost."""
+        if not os.path.isfile(self.logpath):
+            return
+        running = set(self.client.jails())  # read every tick: fail2ban may have restarted since
+        for jail in self.jails:
+            if jail in running and str(self.logpath) not in self.client.log_paths(jail):
+                self.client.add_log_path(jail, str(self.logpath))
+                log.warning("%s: added %s to the jail (it was missing when fail2ban started)", jail, self.logpath)
+
     # -- 2. tail ---------------------------------------------------------------------------------
     def read_new_lines(self) -> list[str]:
         try:
@@ -123,18 +134,20 @@ class Service:
         if end < 0:
             return []
         self._pos = (st.st_ino, off + end + 1)
-        return data[: end + 1].decode("utf-8", "replace").splitlines()
+        # Only b"\n" ends a record (str.splitlines() would also split on CR, U+2028, \x85...: a
+        # bare CR in a SIP header would start a forged "line" of its own).
+        return [raw.decode("utf-8", "replace") for raw in data[:end].split(b"\n")]
 
     def ingest(self, lines: list[str], now: float, result: TickResult) -> None:
-        token = self.cfg.event_token
-        if not token:
+        tokens = self.cfg.event_tokens(now)
+        if not tokens:
             return
         events: list[tuple[float, eventline.Event]] = []
         counts: dict[tuple[str, str, str], tuple[int, float, float, str, str]] = {}
         for line in lines:
             if "FSGUARD" not in line:
                 continue
-            ev = eventline.parse(line, token)
+            ev = eventline.parse_record(line, tokens)  # the whole record prefix, one of our tokens
             if ev is None or ev.ip is None:
                 continue
             events.append((now, ev))
@@ -168,9 +181,9 @@ class Service:
         result.errors += cluster_hooks.service_tick(self, now)  # cluster: remote bans, outbox, registrations
         try:
             if settings.F2B_BACKEND.get(self.cfg) != "systemd":
-                render.ensure_log(self.logpath)  # fail2ban 1.0.2 must find it at its next start
-        except (render.RenderError, ConfigError) as exc:
-            result.errors.append(str(exc))
+                self.watch_log()
+        except (Fail2banError, OSError, ConfigError) as exc:
+            result.errors.append(f"log watch: {exc}")
         try:
             self.sync_ignore(now, result)
         except (Fail2banError, OSError) as exc:

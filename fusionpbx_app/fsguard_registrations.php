@@ -1,6 +1,6 @@
 <?php
 /*
-	fsguard: registrations currently whitelisted. Read from <state_dir>/registrations.json, which
+	fsguard: registrations currently whitelisted. Read from <state_dir>/fs/registrations.json, which
 	the monitor inside FreeSWITCH writes (contract 1); an address with a live registration is never banned.
 */
 
@@ -21,7 +21,7 @@
 
 //read the snapshot (bounded: it is a file, not a database)
 	$now = time();
-	$path = fsguard_state_dir($settings ?? null).'/registrations.json';
+	$path = fsguard_state_dir($settings ?? null).'/fs/registrations.json';
 	$registrations = [];
 	$written = null;
 	$snapshot_ok = false;

@@ -20,11 +20,11 @@ fs_env = fsg_fixtures.fs_env  # the fixture
 def _state() -> Path:
     cfg = fslog.settings()
     assert cfg is not None
-    return cfg.state_dir
+    return cfg.fs_dir
 
 
 def _whitelist(entries: list[dict[str, str]]) -> None:
-    (_state() / "whitelist.json").write_text(json.dumps({"version": 1, "written": 0, "entries": entries}))
+    (_state().parent / "whitelist.json").write_text(json.dumps({"version": 1, "written": 0, "entries": entries}))
 
 
 def test_check_registered_from_live_monitor(fs_env: Harness) -> None:

@@ -65,7 +65,8 @@ def test_scanner_banned_on_a_is_dropped_at_b_and_c_with_evidence_naming_a(nodes:
 def test_customer_registered_on_a_failing_on_b_is_not_banned(nodes: list[Node]) -> None:
     a, b, _ = nodes
     now = time.time()
-    (a.state / "registrations.json").write_text(json.dumps({"registrations": [
+    (a.state / "fs").mkdir(parents=True, exist_ok=True)
+    (a.state / "fs" / "registrations.json").write_text(json.dumps({"registrations": [
         {"ip": CUSTOMER, "user": "1001", "realm": "office.example", "expires": now + 600,
          "port": 5060, "proto": "udp", "profile": "internal"}]}))
     assert a.rt is not None and b.rt is not None

@@ -56,7 +56,8 @@ def _setup(tmp: Path, netns: str, extra: str = "") -> tuple[config.Config, Path,
 
 
 def _register(cfg: config.Config, rows: list[dict[str, object]], written: float | None = None) -> None:
-    path = cfg.state_dir / "registrations.json"
+    path = cfg.fs_dir / "registrations.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"version": 1, "written": written or time.time(), "registrations": rows}))
     tmp.replace(path)
@@ -222,19 +223,36 @@ def test_repeat_offender_banned_longer(tmp_path: Path, netns: str) -> None:
 
 
 def test_missing_log_never_stops_fail2ban(tmp_path: Path, netns: str) -> None:
+    """fsguard never creates FreeSWITCH's log: the jails also read an empty placeholder, fail2ban
+    starts without the log, and the service adds the log to the jails once FreeSWITCH made it."""
     cfg, conf, log = _setup(tmp_path / "x", netns)
     log.unlink()
     # the hazard is real: fail2ban 1.0.2 refuses to start with an enabled jail on a missing log
     with pytest.raises(RuntimeError):
         Server(conf).start(wait=20)
-    # re-rendering (what install and `fsguard service` do) makes it start
-    render.render_config(cfg, conf, logpath=log, private=True)
-    assert log.exists()
+    placeholder = tmp_path / "placeholder.log"
+    placeholder.write_bytes(b"")
+    jail = conf / "jail.d" / "fsguard.local"
+    jail.write_text(jail.read_text().replace(f"logpath = {log}\n", f"logpath = {log}\n          {placeholder}\n"))
     server = Server(conf)
     server.start()
+    store = open_store(cfg)
     try:
-        assert Client(conf / "fail2ban.sock").jails() == ["fsguard-auth", "fsguard-scan"]
+        client = Client(conf / "fail2ban.sock")
+        assert _wait(lambda: client.jails() == ["fsguard-auth", "fsguard-scan"]), server.log()[-1500:]
+        assert not log.exists()
+        svc = Service(cfg, store)
+        assert not svc.tick().errors  # nothing to add yet, nothing created
+        assert not log.exists()
+        log.write_text("")  # FreeSWITCH starts and creates its log
+        assert not svc.tick().errors
+        assert str(log) in client.log_paths("fsguard-scan")
+        with log.open("a") as fh:
+            for _ in range(3):
+                fh.write(_line("not-found", SCANNER, number="999"))
+        assert _wait(lambda: client.is_banned("fsguard-scan", SCANNER))
     finally:
+        store.close()
         server.stop()
 
 

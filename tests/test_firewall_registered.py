@@ -49,10 +49,10 @@ def _cfg(tmp: Path, backend: str, netns: str = "") -> config.Config:
 
 
 def _register(cfg: config.Config, rows: list[tuple[str, str]], expires: float) -> None:
-    (cfg.state_dir).mkdir(parents=True, exist_ok=True)
+    cfg.fs_dir.mkdir(parents=True, exist_ok=True)
     data = {"version": 1, "written": int(time.time()), "registrations": [
         {"user": u, "realm": "example.com", "ip": ip, "port": 5060, "expires": expires} for u, ip in rows]}
-    (cfg.state_dir / "registrations.json").write_text(json.dumps(data))
+    (cfg.fs_dir / "registrations.json").write_text(json.dumps(data))
     whitelist.clear_cache()
 
 

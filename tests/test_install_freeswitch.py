@@ -180,15 +180,17 @@ def test_service_unit_runs_the_installed_package(tmp_path: Path) -> None:
     assert not (root / "etc/systemd/system/fsguard.service").exists()
 
 
-def test_state_dir_and_config_belong_to_freeswitch_s_group(tmp_path: Path) -> None:
-    """The monitor runs as FreeSWITCH's user: it must be able to write registrations.json."""
+def test_state_dir_is_root_s_and_freeswitch_writes_only_its_own_subdir(tmp_path: Path) -> None:
+    """The monitor runs as FreeSWITCH's user: it writes registrations.json into fs/, nothing else."""
     import os
 
     root = freeswitch_tree(tmp_path / "root")
-    os.chown(root / "var/log/freeswitch", 0, 4242)
+    os.chown(root / "var/log/freeswitch", 4243, 4242)
     installer.install(root)
     state = root / "var/lib/fsguard"
-    assert state.stat().st_mode & 0o7777 == 0o2775 and state.stat().st_gid == 4242
+    assert state.stat().st_mode & 0o7777 == 0o755 and (state.stat().st_uid, state.stat().st_gid) == (0, 0)
+    fs_dir = state / "fs"
+    assert fs_dir.stat().st_mode & 0o7777 == 0o755 and (fs_dir.stat().st_uid, fs_dir.stat().st_gid) == (4243, 4242)
     conf = root / "etc/fsguard/fsguard.conf"
     assert conf.stat().st_mode & 0o777 == 0o640 and conf.stat().st_gid == 4242
 

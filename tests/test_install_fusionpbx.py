@@ -273,11 +273,11 @@ def test_uninstall_keep_data_keeps_tables_and_evidence(host: tuple[Path, dict[st
     conn.cursor().execute("insert into v_fsguard_bans (fsguard_ban_uuid, ip_address, ban_status) "
                           "values (gen_random_uuid(), '203.0.113.9', 'banned')")
     conn.close()
-    (root / "var/lib/fsguard/registrations.json").write_text('{"version": 1, "registrations": []}')
+    (root / "var/lib/fsguard/fs/registrations.json").write_text('{"version": 1, "registrations": []}')
     res = installer.uninstall(root, keep_data=True)
     assert res.tables == []
     assert q(db, "select ip_address from v_fsguard_bans") == [("203.0.113.9",)]
-    assert (root / "var/lib/fsguard/registrations.json").exists()
+    assert (root / "var/lib/fsguard/fs/registrations.json").exists()
     assert not (root / "var/lib/fsguard/install-manifest.json").exists()
     # everything else is gone: files, rows, FusionPBX's own not-found back on
     assert not (root / "var/www/fusionpbx/app/fsguard").exists()

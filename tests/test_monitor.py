@@ -35,7 +35,7 @@ def start(h: Harness) -> None:
 def snapshot(h: Harness) -> dict[str, object]:
     cfg = fslog.settings()
     assert cfg is not None
-    return json.loads((cfg.state_dir / "registrations.json").read_text())
+    return json.loads((cfg.fs_dir / "registrations.json").read_text())
 
 
 def events(h: Harness, kind: str | None = None) -> list[eventline.Event]:

@@ -29,19 +29,20 @@ def test_show_registrations_shapes() -> None:
 
 
 def test_snapshot_throttled_atomic_and_readable_by_whitelist(tmp_path: Path) -> None:
+    fs_dir = tmp_path / "fs"  # FreeSWITCH's own subdir of the state dir
     reg = Registry()
     reg.seed([])
-    assert reg.maybe_write(tmp_path, 1.0, now=NOW)
+    assert reg.maybe_write(fs_dir, 1.0, now=NOW)
     reg.add(Registration("203.0.113.5", "1000", "example.com", NOW + 60, "5060", "udp", "internal"))
-    assert not reg.maybe_write(tmp_path, 1.0, now=NOW + 0.5)  # throttled, stays dirty
-    assert reg.maybe_write(tmp_path, 1.0, now=NOW + 1.0)
-    assert not reg.maybe_write(tmp_path, 1.0, now=NOW + 5)  # nothing changed
-    data = json.loads((tmp_path / "registrations.json").read_text())
+    assert not reg.maybe_write(fs_dir, 1.0, now=NOW + 0.5)  # throttled, stays dirty
+    assert reg.maybe_write(fs_dir, 1.0, now=NOW + 1.0)
+    assert not reg.maybe_write(fs_dir, 1.0, now=NOW + 5)  # nothing changed
+    data = json.loads((fs_dir / "registrations.json").read_text())
     assert data == {"version": 1, "written": int(NOW + 1), "registrations": [
         {"ip": "203.0.113.5", "user": "1000", "realm": "example.com", "expires": int(NOW + 60) + registry.GRACE,
          "port": "5060", "proto": "udp", "profile": "internal"}],
         "recent": [["1000", "example.com", "203.0.113.5", int(NOW + 60)]]}
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in fs_dir.iterdir() if p.name.endswith(".tmp")]
     whitelist.clear_cache()
     assert whitelist.check("203.0.113.5", state_dir=tmp_path, now=NOW + 30).reasons[0].startswith(
         "registered 1000@example.com until")

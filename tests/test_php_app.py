@@ -121,7 +121,8 @@ def seed(app: App) -> None:
       "values (gen_random_uuid(), 'allow', '192.0.2.0/24', 'office', null, true)")
     state = Path(app.q("select default_setting_value from v_default_settings where default_setting_subcategory = "
                        "'state_dir' and default_setting_category = 'fsguard'")[0][0])
-    (state / "registrations.json").write_text(json.dumps({"version": 1, "written": now, "registrations": [
+    (state / "fs").mkdir(parents=True, exist_ok=True)
+    (state / "fs" / "registrations.json").write_text(json.dumps({"version": 1, "written": now, "registrations": [
         {"ip": "192.0.2.10", "user": "1001", "realm": "pbx.example.com", "expires": now + 3600, "port": "5060",
          "proto": "udp", "profile": "internal"},
         {"ip": "198.51.100.5", "user": "1002", "realm": "pbx.example.com", "expires": now - 10, "port": "5060",
@@ -337,7 +338,8 @@ def test_registrations_page_without_or_with_a_broken_snapshot(app: App) -> None:
     assert "No registrations snapshot yet" in out and "fsguard_registrations" in out
     state = Path(app.q("select default_setting_value from v_default_settings where default_setting_subcategory = "
                        "'state_dir' and default_setting_category = 'fsguard'")[0][0])
-    (state / "registrations.json").write_text('{"version": 1, "registrations": [{"ip": "not an ip", '
+    (state / "fs").mkdir(parents=True, exist_ok=True)
+    (state / "fs" / "registrations.json").write_text('{"version": 1, "registrations": [{"ip": "not an ip", '
                                               '"expires": 9999999999}, {"ip": "192.0.2.44", "expires": "soon"}, 7]}')
     out = app.render("fsguard_registrations.php")
     assert "not an ip" not in out and "192.0.2.44" not in out and "(0)" in out  # bad entries skipped, no error

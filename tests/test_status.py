@@ -19,7 +19,8 @@ def test_status_reports_each_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPat
                                    capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("FSGUARD_CONFIG", str(_conf(tmp_path)))
     now = time.time()
-    (tmp_path / "registrations.json").write_text(json.dumps({
+    (tmp_path / "fs").mkdir()
+    (tmp_path / "fs" / "registrations.json").write_text(json.dumps({
         "version": 1, "written": now, "registrations": [
             {"ip": "203.0.113.5", "user": "1000", "realm": "a", "expires": now + 60},
             {"ip": "203.0.113.6", "user": "1001", "realm": "a", "expires": now - 60},

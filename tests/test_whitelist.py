@@ -27,7 +27,8 @@ def _write(path: Path, data: object, mtime: float | None = None) -> None:
 
 
 def _regs(state: Path, rows: list[dict[str, object]], mtime: float | None = None) -> None:
-    _write(state / "registrations.json", {"version": 1, "written": NOW, "registrations": rows}, mtime)
+    (state / "fs").mkdir(exist_ok=True)
+    _write(state / "fs" / "registrations.json", {"version": 1, "written": NOW, "registrations": rows}, mtime)
 
 
 def _wl(state: Path, entries: list[dict[str, object]], mtime: float | None = None) -> None:
@@ -84,7 +85,7 @@ def test_malformed_file_keeps_last_good_state(tmp_path: Path) -> None:
     assert whitelist.check("198.51.100.1", state_dir=tmp_path, now=NOW).whitelisted
     assert whitelist.check("203.0.113.5", state_dir=tmp_path, now=NOW).whitelisted
     _write(tmp_path / "whitelist.json", '{"entries": [', mtime=NOW - 3)
-    _write(tmp_path / "registrations.json", '{"registrations": 5}', mtime=NOW - 3)
+    _write(tmp_path / "fs" / "registrations.json", '{"registrations": 5}', mtime=NOW - 3)
     assert whitelist.check("198.51.100.1", state_dir=tmp_path, now=NOW).whitelisted
     assert whitelist.check("203.0.113.5", state_dir=tmp_path, now=NOW).whitelisted
 

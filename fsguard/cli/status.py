@@ -92,7 +92,7 @@ def collect(now: float | None = None) -> StatusResult:
                                str(path) if path.exists() else f"{path} missing: defaults in use"))
     result.checks.append(Check("event token", "ok" if cfg.event_token else "fail",
                                "set" if cfg.event_token else "no [fsguard] event_token: no evidence lines"))
-    result.checks.append(_snapshot(cfg.state_dir / "registrations.json", "registrations", now))
+    result.checks.append(_snapshot(cfg.fs_dir / "registrations.json", "registrations", now))
     result.checks.append(_snapshot(cfg.state_dir / "whitelist.json", "entries", now))
     try:
         from fsguard.store import StoreError, open_store

@@ -16,7 +16,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from fs_python import eventline
+from fs_python import eventline, whitelist
 from fsguard import cluster, settings
 from fsguard.cluster import publish
 from fsguard.cluster.listener import Listener
@@ -33,8 +33,8 @@ PRUNE_AFTER = 7 * 86400
 def _local_registrations(cfg: Config, now: float) -> dict[str, dict[str, Any]]:
     """This node's live registrations (the monitor's snapshot), keyed by their cluster key."""
     try:
-        with open(cfg.state_dir / "registrations.json", encoding="utf-8") as fh:
-            data = json.load(fh)
+        # FreeSWITCH's file: untrusted (no symlink, size cap); rows validated below
+        data = whitelist.read_json(cfg.fs_dir / whitelist.REGISTRATIONS_FILE)
         rows = data.get("registrations", []) if isinstance(data, dict) else []
     except (OSError, ValueError):
         return {}

@@ -114,3 +114,11 @@ class Client:
     def unban(self, jail: str, ip: str) -> bool:
         value = self.send(["set", jail, "unbanip", ip])
         return bool(value) and value not in (0, "0")
+
+    def log_paths(self, jail: str) -> list[str]:
+        value = self.send(["get", jail, "logpath"])
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def add_log_path(self, jail: str, path: str) -> None:
+        # "tail": a log FreeSWITCH just created is read from its end, like fail2ban's own start
+        self.send(["set", jail, "addlogpath", path, "tail"])

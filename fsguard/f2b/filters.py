@@ -80,9 +80,18 @@ def _fields_regex() -> str:
     return "".join(parts)
 
 
-def events_filter(token: str) -> str:
-    """filter.d/fsguard-events.conf for this install's token."""
-    body = eventline.filter_regex(token)  # raises ValueError on a bad token
+# The events filter keeps the date in what the regex sees: its datepattern cuts only the year (a
+# capture in a lookahead: fail2ban cuts group 1 and parses the time from the named fields), so the
+# failregex itself requires "-MM-DD HH:MM:SS.ffffff " at the start and a line without a date never
+# counts, whatever fail2ban does with undated lines (it reuses the last date seen).
+EVENTS_DATEPATTERN = r"^(?=(\d{4}))%%Y-%%m-%%d %%H:%%M:%%S\.%%f "
+EVENTS_DATE_REST = r"-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} "
+
+
+def events_filter(token: str, *more_tokens: str) -> str:
+    """filter.d/fsguard-events.conf for this install's token (and, during a rotation's grace
+    period, the previous one)."""
+    body = eventline.filter_regex(token, *more_tokens)  # raises ValueError on a bad token
     head = r"%s\[WARNING\] %s:%d" % (IDLE, eventline.LOG_FILE, eventline.LOG_LINE)
     modes = "\n".join(
         "mode_%s = %s" % (name, _kinds_lookahead(kinds)) for name, kinds in MODES.items()
@@ -95,12 +104,12 @@ before =
 [Definition]
 mode = all
 {modes}
-_pre_file = ^{head}
+_pre_file = ^{EVENTS_DATE_REST}{head}
 _pre_journal = {JOURNAL_PREFIX}{head}
 failregex = <_pre_<logtype>>[ ]<mode_<mode>>{body}{_fields_regex()}$
 ignoreregex =
-# The date must start the line (no leading characters allowed), and its trailing space is cut too.
-datepattern = ^({DATE} )
+# The date must start the line; only its year is cut (see filters.py), the rest stays for the regex.
+datepattern = {EVENTS_DATEPATTERN}
 
 [Init]
 logtype = file

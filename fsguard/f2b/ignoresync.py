@@ -19,15 +19,14 @@ address and every jail is tried on its own: one refusal never stops the others (
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fs_python import eventline
+from fs_python import eventline, whitelist
+from fsguard import safefs
 from fsguard.cluster import hooks as cluster_hooks
 from fsguard.f2b.client import Client, Fail2banError
 
@@ -47,8 +46,7 @@ class SyncResult:
 
 def _load_json(path: Path) -> Any:
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+        return whitelist.read_json(path)  # no symlink followed, size-capped
     except FileNotFoundError:
         return {}
 
@@ -103,7 +101,8 @@ class IgnoreSync:
     def wanted(self, now: float) -> set[str]:
         state = self.cfg.state_dir
         try:  # a malformed snapshot keeps the last good one in force (whitelists win)
-            data = _load_json(state / "registrations.json")
+            # FreeSWITCH's file (untrusted): no symlink, size cap; each row's address validated below
+            data = _load_json(self.cfg.fs_dir / whitelist.REGISTRATIONS_FILE)
             rows = data.get("registrations", []) if isinstance(data, dict) else []
             self._regs = [r for r in rows if isinstance(r, dict)]
         except (OSError, ValueError) as exc:
@@ -112,6 +111,11 @@ class IgnoreSync:
             data = _load_json(state / "whitelist.json")
             rows = data.get("entries", []) if isinstance(data, dict) else []
             self._nets = {c for c in (canon(r.get("cidr")) for r in rows if isinstance(r, dict)) if c}
+            broad = {c for c in self._nets
+                     if "/" in c and int(c.rsplit("/", 1)[1]) < whitelist.FLOOR[6 if ":" in c else 4]}
+            if broad:  # re-validated like fresh input: 0.0.0.0/0 in the file never unbans everyone
+                log.warning("whitelist snapshot: refused %s (broader than the allow floor)", ", ".join(sorted(broad)))
+                self._nets -= broad
         except (OSError, ValueError) as exc:
             log.warning("whitelist snapshot unreadable, keeping the last one: %s", exc)
         want = set(self.base) | self._nets | cluster_hooks.service_ignore(self.cfg, now)  # cluster
@@ -200,7 +204,5 @@ class IgnoreSync:
         text = "# Written by `fsguard service`: fsguard's jails' ignore list at the last sync.\n"
         for jail in self.jails:
             text += f"\n[{jail}]\nignoreip = {entries}\n"
-        tmp = self.jail_dir / ".fsguard.whitelist.local.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self.jail_dir / "fsguard.whitelist.local")
+        safefs.write_text(self.jail_dir / "fsguard.whitelist.local", text, 0o644)
         self._written = key

@@ -7,19 +7,25 @@ directory works as ``fail2ban-server -c out_dir`` (own socket, ``dbfile = :memor
 tests and benchmarks use.
 
 fail2ban 1.0.2 refuses to start when an enabled jail's ``logpath`` matches no file (1.1.1 added
-``skip_if_nologs``), so the file backend's log is created empty when missing; the journald variant
-(``backend = systemd``) has no logpath at all.
+``skip_if_nologs``). The FreeSWITCH log is FreeSWITCH's to create (root creating it, in a directory
+FreeSWITCH's user owns, is how a symlink there hands that user any file), so the installed jails
+name a second, always-present log: an empty root-owned ``placeholder`` (``/usr/lib/fsguard``) that
+nobody writes. fail2ban then starts while FreeSWITCH's log is missing, and ``fsguard service``
+adds the real log to the jails (``addlogpath``) once FreeSWITCH has created it. The journald
+variant (``backend = systemd``) has no logpath at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fs_python.config import ConfigError
-from fsguard import settings
+from fsguard import safefs, settings
 from fsguard.f2b import filters
 
 if TYPE_CHECKING:
@@ -117,14 +123,15 @@ def _q(value: str) -> str:
     return f'"{value}"'
 
 
-def jail_local(cfg: Config, *, logpath: Path, config_path: str, pythonpath: str) -> str:
+def jail_local(cfg: Config, *, logpath: Path, config_path: str, pythonpath: str, placeholder: str = "") -> str:
     backend = _backend(cfg)
     ignoreip = " ".join(settings.F2B_IGNOREIP.get(cfg))
     netns = settings.F2B_NETNS.get(cfg)
     firewall = "on" if settings.F2B_FIREWALL.get(cfg) else "off"
     action = "fsguard_action.py[config=%s, pythonpath=%s, netns=%s, firewall=%s]" % (
         _q(config_path), _q(pythonpath), _q(netns), _q(firewall))
-    src = f"backend = {backend}\n" + ("" if backend == "systemd" else f"logpath = {logpath}\n")
+    paths = f"logpath = {logpath}\n" + (f"          {placeholder}\n" if placeholder else "")
+    src = f"backend = {backend}\n" + ("" if backend == "systemd" else paths)
     common = (
         f"{src}port = {settings.F2B_PORTS.get(cfg)}\nprotocol = udp,tcp\n"
         f"usedns = no\nignoreip = {ignoreip}\nignorecommand =\naction = {action}\n"
@@ -204,51 +211,37 @@ action =
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".fsguard-tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, mode)
-    tmp.replace(path)
+    safefs.write_text(path, text, mode, create_dirs=True)
     return path
 
 
-def ensure_log(logpath: Path) -> None:
-    """Create the log file empty if it is missing, so fail2ban 1.0.2 can start (see module doc)."""
-    if logpath.exists():
-        return
-    try:
-        logpath.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(logpath, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-        try:
-            # FreeSWITCH (user freeswitch) must still be able to append to it: same owner as its dir
-            st = os.stat(logpath.parent)
-            if os.geteuid() == 0:
-                os.fchown(fd, st.st_uid, st.st_gid)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise RenderError(f"cannot create {logpath} (fail2ban 1.0.2 will not start without it): {exc}") from None
-
-
-def render_config(cfg: Config, out_dir: Path, *, logpath: Path, private: bool = False) -> list[Path]:
-    """Write fsguard's fail2ban files under ``out_dir``; return the paths written."""
+def render_config(cfg: Config, out_dir: Path, *, logpath: Path, private: bool = False,
+                  placeholder: str = "") -> list[Path]:
+    """Write fsguard's fail2ban files under ``out_dir``; return the paths written. ``placeholder``:
+    an always-present empty file the jails also read, so fail2ban starts without FreeSWITCH's log."""
     token = cfg.event_token
     if not token:
         raise RenderError("[fsguard] event_token is not set: install fsguard first")
     out_dir = Path(out_dir)
     logpath = Path(logpath)
-    if _backend(cfg) != "systemd":
-        ensure_log(logpath)
     pythonpath = settings.F2B_PYTHONPATH.get(cfg) or str(Path(__file__).resolve().parents[2])
+    tokens = [t for t in cfg.event_tokens(time.time()) if t != token]
     written = [
-        _write(out_dir / "filter.d" / "fsguard-events.conf", filters.events_filter(token)),
+        # root's only: the events filter carries the secret token
+        _write(out_dir / "filter.d" / "fsguard-events.conf", filters.events_filter(token, *tokens), 0o600),
         _write(out_dir / "filter.d" / "fsguard-sofia.conf", filters.sofia_filter()),
         _write(out_dir / "filter.d" / "fsguard-fusionpbx.conf", filters.fusionpbx_filter()),
         _write(out_dir / "action.d" / "fsguard_action.py", action_py()),
         _write(out_dir / "jail.d" / "fsguard.local",
-               jail_local(cfg, logpath=logpath, config_path=str(cfg.path), pythonpath=pythonpath)),
+               jail_local(cfg, logpath=logpath, config_path=str(cfg.path), pythonpath=pythonpath,
+                          placeholder=placeholder)),
     ]
     if private:
+        # a private server (tests, the drill) in a directory of the caller's own: the log is the
+        # caller's too, created empty if missing (never replaced, never through a symlink)
+        if _backend(cfg) != "systemd" and not safefs.exists(logpath):
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(logpath, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640))
         for name, text in private_files(out_dir).items():
             written.append(_write(out_dir / name, text))
         for sub in ("filter.d", "action.d", "jail.d"):

@@ -20,6 +20,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from fs_python import whitelist
 from fsguard.firewall import FirewallError, registry
 from fsguard.firewall.backend import BAN_PREFIX6
 from fsguard.firewall.bans import kernel_seconds, parse_ip
@@ -53,7 +54,9 @@ def shielded(cfg: Config, net: ipaddress.IPv6Network, now: float | None = None) 
     out: list[str] = []
     state = cfg.state_dir
     try:
-        regs = json.loads((state / "registrations.json").read_text(encoding="utf-8")).get("registrations", [])
+        # FreeSWITCH's file: untrusted (no symlink, size cap); each row validated below
+        doc = whitelist.read_json(cfg.fs_dir / whitelist.REGISTRATIONS_FILE)
+        regs = doc.get("registrations", []) if isinstance(doc, dict) else []
     except (OSError, ValueError, AttributeError):
         regs = []
     for row in regs if isinstance(regs, list) else []:

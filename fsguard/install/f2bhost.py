@@ -64,10 +64,12 @@ def _copy(conf: Path, dest: Path, *, keep: str, t: Target) -> Path:
             p.unlink()
     if not t.live:
         # a target tree: the jails name host paths; point fsguard's at the tree's own log
+        from fsguard.install.sources import F2B_PLACEHOLDER
+
         for jail in dest.glob("jail.d/fsguard*"):
             text = jail.read_text(encoding="utf-8")
-            jail.write_text(text.replace(f"logpath = {t.log_file}\n", f"logpath = {t.r(t.log_file)}\n"),
-                            encoding="utf-8")
+            text = text.replace(f"logpath = {t.log_file}\n", f"logpath = {t.r(t.log_file)}\n")
+            jail.write_text(text.replace(f" {F2B_PLACEHOLDER}\n", f" {t.r(F2B_PLACEHOLDER)}\n"), encoding="utf-8")
     return dest
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fsguard import safefs
+
 MANIFEST_NAME = "install-manifest.json"
 
 
@@ -83,6 +85,23 @@ class FileOp:
         return text if text.endswith("\n") or not text else text + "\n\\ No newline at end of file\n"
 
 
+class ManifestRefused(OSError):
+    """The manifest or a backup is not root's own, or names something fsguard does not ship."""
+
+
+BACKUP_NAME = re.compile(r"[0-9a-f]{64}\.orig")
+
+
+def read_backup(backups: Path, name: object) -> bytes:
+    """An edit's original bytes: root's own file, named by (and matching) its sha256."""
+    if not isinstance(name, str) or not BACKUP_NAME.fullmatch(name):
+        raise ManifestRefused(f"install manifest names a backup {str(name)[:80]!r}: not one fsguard writes")
+    data = safefs.read_file(backups / name, MAX_FILE, owner_root=os.geteuid() == 0)
+    if sha256(data) + ".orig" != name:
+        raise ManifestRefused(f"{backups / name}: content does not match its hash: refused")
+    return data
+
+
 @dataclass
 class Manifest:
     path: Path
@@ -92,11 +111,15 @@ class Manifest:
     def load(cls, state_dir: Path) -> Manifest:
         p = state_dir / MANIFEST_NAME
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
+            # root's own file only: an older install kept it in a directory www-data could write
+            data = json.loads(safefs.read_file(p, MAX_FILE, owner_root=os.geteuid() == 0))
         except FileNotFoundError:
             data = {}
         except (OSError, ValueError) as exc:
-            raise OSError(f"{p}: unreadable install manifest: {exc}") from None
+            raise ManifestRefused(f"{p}: install manifest refused: {exc}. If fsguard was installed here, check "
+                                  "what changed, then remove the file and run `fsguard install` again") from None
+        if not isinstance(data, dict):
+            raise ManifestRefused(f"{p}: install manifest refused: not a JSON object")
         data.setdefault("version", 1)
         data.setdefault("files", {})
         data.setdefault("dirs", [])
@@ -116,9 +139,13 @@ class Manifest:
         return (json.dumps(self.data, indent=1, sort_keys=True) + "\n").encode()
 
 
+MAX_FILE = 64 << 20  # no file fsguard installs or edits comes near this
+
+
 def _read(p: Path) -> bytes | None:
+    """Current bytes at ``p`` (never through a symlink another user planted), None when absent."""
     try:
-        return p.read_bytes()
+        return safefs.read_file(p, MAX_FILE)
     except FileNotFoundError:
         return None
 
@@ -136,8 +163,9 @@ def plan_install(desired: list[Desired], manifest: Manifest, real: Callable[[str
             d = Desired(d.path, d.content, "owned", d.mode, source=d.source, group_of=d.group_of)
         if d.kind == "edit":
             assert d.edit is not None
+            original: bytes | None
             if rec is not None and rec.get("original_backup"):
-                original = (backups / rec["original_backup"]).read_bytes()
+                original = read_backup(backups, rec["original_backup"])
             else:
                 # Not in the manifest: an interrupted earlier run may have left fsguard's marked
                 # lines in it; the original is the file without them.
@@ -199,8 +227,9 @@ def _removal(path: str, rec: dict[str, Any], real: Callable[[str], Path], backup
         return FileOp(path, "conflict", cur, cur, rec.get("kind", "owned"), reason=(
             "edited by the operator since fsguard wrote it; left as it is (use --force)"))
     if rec.get("kind") == "edit" and rec.get("original_backup"):
-        orig = (backups / rec["original_backup"]).read_bytes()
-        return FileOp(path, "restore", cur, orig, "edit", int(rec.get("original_mode", 0o644)))
+        orig = read_backup(backups, rec["original_backup"])
+        # never a set-id or executable bit back from the manifest: edits are config files
+        return FileOp(path, "restore", cur, orig, "edit", int(rec.get("original_mode", 0o644)) & 0o666)
     if cur is None:
         return FileOp(path, "unchanged", None, None, rec.get("kind", "owned"))
     return FileOp(path, "delete", cur, None, rec.get("kind", "owned"))
@@ -218,42 +247,36 @@ class FileJournal:
         self.real = real
         self.undo: list[tuple[Path, bytes | None, int | None]] = []
         self.made_dirs: list[Path] = []
+        self.owners: dict[Path, tuple[int, int]] = {}  # rollback gives a replaced file its owner back
 
     def _mkdirs(self, d: Path) -> None:
-        missing: list[Path] = []
-        while not d.exists():
-            missing.append(d)
-            d = d.parent
-        for m in reversed(missing):
-            m.mkdir(mode=0o755)
-            self.made_dirs.append(m)
+        made: list[str] = []
+        with safefs.dir_fd(d, create=True, made=made):
+            pass
+        self.made_dirs += [Path(m) for m in made]
 
     def write(self, path: Path, data: bytes, mode: int, gid: int | None = None) -> None:
+        # Through safefs: the directories here may belong to www-data (the scripts dir, FreeSWITCH's
+        # conf dir), so no fixed temp name, no symlink followed, mode and owner set on the fd.
         old = _read(path)
-        st = path.stat() if old is not None else None
+        st = os.lstat(path) if old is not None else None
         old_mode = st.st_mode & 0o7777 if st is not None else None
         self._mkdirs(path.parent)
         self.undo.append((path, old, old_mode))
-        tmp = path.with_name(f".{path.name}.fsguard-tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        if os.geteuid() == 0:
-            # A replaced file keeps its owner; a new one may get FreeSWITCH's group (see Desired).
-            if st is not None:
-                os.chown(tmp, st.st_uid, st.st_gid)
-            elif gid is not None:
-                os.chown(tmp, 0, gid)
-        os.replace(tmp, path)
+        if st is not None:  # a replaced file keeps its owner; a new one may get FreeSWITCH's group
+            self.owners.setdefault(path, (st.st_uid, st.st_gid))
+            safefs.write_file(path, data, mode, uid=st.st_uid, gid=st.st_gid)
+        else:
+            safefs.write_file(path, data, mode, uid=0, gid=gid if gid is not None else 0)
 
     def remove(self, path: Path) -> None:
         old = _read(path)
         if old is None:
             return
-        self.undo.append((path, old, path.stat().st_mode & 0o7777))
-        path.unlink()
+        st = os.lstat(path)
+        self.undo.append((path, old, st.st_mode & 0o7777))
+        self.owners.setdefault(path, (st.st_uid, st.st_gid))
+        safefs.unlink(path)
 
     def apply(self, op: FileOp) -> None:
         p = self.real(op.path)
@@ -269,11 +292,10 @@ class FileJournal:
     def rollback(self) -> None:
         for path, old, mode in reversed(self.undo):
             if old is None:
-                path.unlink(missing_ok=True)
+                safefs.unlink(path)
             else:
-                path.write_bytes(old)
-                if mode is not None:
-                    os.chmod(path, mode)
+                uid, gid = self.owners.get(path, (0, 0))
+                safefs.write_file(path, old, mode if mode is not None else 0o644, uid=uid, gid=gid)
         for d in reversed(self.made_dirs):
             shutil.rmtree(d / "__pycache__", ignore_errors=True)
             try:

@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from fs_python import config as fsconfig
-from fsguard.install import f2bhost, fusion, live, rows, sources, sqlgen
+from fsguard import safefs
+from fsguard.install import f2bhost, fusion, live, rows, sources, sqlgen, trust
 from fsguard.install.files import (
     Desired,
     FileJournal,
     FileOp,
     Manifest,
+    ManifestRefused,
     plan_install,
     plan_uninstall,
     remove_dirs,
@@ -129,6 +131,7 @@ def _desired(t: Target) -> tuple[list[Desired], list[str], fsconfig.Config]:
         cfg.parser.add_section("fail2ban")
     if not cfg.get("fail2ban", "pythonpath"):
         cfg.parser.set("fail2ban", "pythonpath", sources.LIB_DIR)
+    trust.check_pythonpath(t, cfg.get("fail2ban", "pythonpath"))
     for producer in (sources.package, sources.fusion_app, sources.cli_wrapper, sources.freeswitch_conf,
                      sources.systemd_units):
         got, n = producer(t)
@@ -169,10 +172,20 @@ def install(root: str | Path = "/", *, dry_run: bool = False, force: bool = Fals
         return _install(t, dry_run=dry_run, force=force)
 
 
+def _manifest(t: Target) -> Manifest:
+    """The manifest, only if it is root's own and names only what fsguard ships."""
+    try:
+        manifest = Manifest.load(t.r(STATE_DIR))
+        trust.check_manifest(t, manifest)
+    except ManifestRefused as exc:
+        raise Misconfigured(str(exc)) from None
+    return manifest
+
+
 def _install(t: Target, *, dry_run: bool, force: bool) -> Result:
     desired, notes, cfg = _desired(t)
     f2bhost.check_backend(cfg)
-    manifest = Manifest.load(t.r(STATE_DIR))
+    manifest = _manifest(t)
     backups = t.r(STATE_DIR) / "install-backups"
     file_ops = plan_install(desired, manifest, t.r, backups, force=force)
     store = _open_store(t)
@@ -203,6 +216,8 @@ def _install(t: Target, *, dry_run: bool, force: bool) -> Result:
                         store.execute(stmt)
                 for rop in row_ops:
                     rows.apply(store, rop)
+            # first: root's part of the state dir must be root's only before anything goes in it
+            res.notes += _state_dir(t, journal)
             for fop in changing:
                 journal.apply(fop)
                 _record(manifest, fop, journal, backups, t)
@@ -211,7 +226,8 @@ def _install(t: Target, *, dry_run: bool, force: bool) -> Result:
                 res.steps.append(vars(step))
                 if step.status == "failed":
                     raise InstallError(f"fail2ban-client -t failed, nothing installed:\n{step.detail}")
-            _state_dir(t, journal)
+            if backups.is_dir():
+                safefs.set_dir(backups, 0o700, create=False)
             if t.kind == "freeswitch":
                 _sqlite_store(t, journal, res)
             manifest.data["kind"] = t.kind
@@ -232,24 +248,22 @@ def _install(t: Target, *, dry_run: bool, force: bool) -> Result:
 
 
 def fs_group(t: Target) -> int | None:
-    """FreeSWITCH's group (www-data on FusionPBX, freeswitch on Debian packages): the owner group of
-    the directory FreeSWITCH writes its log into, else of its conf dir."""
+    """FreeSWITCH's group (www-data on FusionPBX, freeswitch on Debian packages)."""
     for d in (str(Path(t.log_file).parent), t.conf_dir):
         if t.r(d).is_dir():
             return t.r(d).stat().st_gid
     return None
 
 
-def _state_dir(t: Target, journal: FileJournal) -> None:
-    """The state dir: the monitor inside FreeSWITCH (not root) writes registrations.json there and
-    the FusionPBX app (www-data) reads it, so it is group FreeSWITCH's, group-writable, setgid."""
-    state = t.r(STATE_DIR)
-    journal._mkdirs(state)
-    if state in journal.made_dirs:
-        gid = fs_group(t)
-        os.chmod(state, 0o2775)  # noqa: S103  (group = FreeSWITCH only; others read-only)
-        if gid is not None and os.geteuid() == 0:
-            os.chown(state, 0, gid)
+def _state_dir(t: Target, journal: FileJournal) -> list[str]:
+    """Root's state dir (0755 root:root) with FreeSWITCH's one writable place in it: ``fs/``,
+    owned by FreeSWITCH's user, where its monitor writes registrations.json. An older install's
+    group-writable dir is fixed here, and what another user left in it is removed."""
+    made: list[str] = []
+    try:
+        return trust.secure_state_dir(t.r(STATE_DIR), t.r(STATE_DIR) / "fs", trust.fs_owner(t), made)
+    finally:
+        journal.made_dirs += [Path(m) for m in made]
 
 
 def _sqlite_store(t: Target, journal: FileJournal, res: Result) -> None:
@@ -327,7 +341,7 @@ def uninstall(root: str | Path = "/", *, dry_run: bool = False, force: bool = Fa
 
 
 def _uninstall(t: Target, *, dry_run: bool, force: bool, keep_data: bool) -> Result:
-    manifest = Manifest.load(t.r(STATE_DIR))
+    manifest = _manifest(t)
     if not manifest.exists:
         raise NotInstalled(f"fsguard is not installed here (no {STATE_DIR}/{manifest.path.name})")
     # what was installed is what gets undone: the record's kind, not what detection says today

@@ -19,10 +19,44 @@ PKG_DIR = Path(__file__).resolve().parent.parent  # .../fsguard
 # with an isolated interpreter (-I: no PYTHONPATH, no user site, no script dir on sys.path).
 LIB_DIR = "/usr/lib/fsguard"
 CLI = "/usr/local/sbin/fsguard"
+# Empty, root-owned, never written: the second logpath of fsguard's jails (see f2b.render).
+F2B_PLACEHOLDER = f"{LIB_DIR}/fail2ban-placeholder.log"
 SKIP_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
 MONITOR = "fs_python.monitor"
 NOT_FOUND = "fs_python.not_found"
 MARK = "fsguard"
+
+
+NOT_FOUND_FILE_NAME = "zzzz_fsguard_not_found.xml"
+
+
+def edit_targets(t: Target) -> set[str]:
+    """Files fsguard edits (and restores on uninstall) but does not own."""
+    return {f"{t.conf_dir}/autoload_configs/python.conf.xml", f"{t.conf_dir}/autoload_configs/modules.conf.xml",
+            f"{t.conf_dir}/sip_profiles/internal.xml"}
+
+
+def ships(t: Target, path: str) -> bool:
+    """Whether ``path`` is one fsguard itself writes (any version): the only paths an install
+    manifest may name. A manifest naming anything else was not written by fsguard."""
+    if not path.startswith("/") or "/../" in path + "/" or "/./" in path + "/" or "//" in path or "\0" in path:
+        return False
+    if path in edit_targets(t) or path in (CLI, "/etc/fsguard/fsguard.conf", "/etc/cron.d/fsguard",
+                                           f"{t.conf_dir}/dialplan/public/{NOT_FOUND_FILE_NAME}"):
+        return True
+    prefixes = [f"{LIB_DIR}/", f"{t.scripts_dir}/fs_python/", f"{t.scripts_dir}/fsguard/"]
+    if t.web_root:
+        prefixes.append(f"{t.web_root}/app/fsguard/")
+    if path.startswith(tuple(prefixes)):
+        return True
+    return bool(re.fullmatch(r"/etc/fail2ban/(?:filter\.d|jail\.d|action\.d)/fsguard[\w.-]*"
+                             r"|/etc/systemd/system/fsguard[\w.-]*\.(?:service|timer)", path))
+
+
+def ships_dir(t: Target, path: str) -> bool:
+    """Directories fsguard may have made (and removes when empty on uninstall)."""
+    return path in ("/var/lib/fsguard", "/etc/fsguard", LIB_DIR, f"{t.scripts_dir}/fs_python",
+                    f"{t.scripts_dir}/fsguard") or ships(t, path + "/x") and not path.endswith("/")
 
 
 def app_dir() -> Path:
@@ -55,6 +89,7 @@ def package(t: Target) -> tuple[list[Desired], list[str]]:
     for src, sub in ((app_dir(), "fusionpbx_app"), (PKG_DIR.parent / "sql", "sql")):
         if src.is_dir() and src != PKG_DIR / "data" / sub:
             lib += [d for d in _tree(src, f"{dest}/data/{sub}") if d.path not in have]
+    lib.append(Desired(F2B_PLACEHOLDER, b"", source="package"))
     return files + lib, []
 
 
@@ -192,7 +227,7 @@ NOT_FOUND_XML = (
     "    </condition>\n"
     "  </extension>\n"
     "</include>\n")
-NOT_FOUND_FILE = "zzzz_fsguard_not_found.xml"
+NOT_FOUND_FILE = NOT_FOUND_FILE_NAME
 
 
 def freeswitch_conf(t: Target) -> tuple[list[Desired], list[str]]:
@@ -237,15 +272,11 @@ def fail2ban(t: Target, cfg: object) -> tuple[list[Desired], list[str]]:
 
 
 def _fail2ban_files(t: Target, cfg: object, render: Callable[..., object]) -> tuple[list[Desired], list[str]]:
-    with tempfile.TemporaryDirectory(prefix="fsguard-log-") as tmp:
-        # The renderer creates a missing log file (fail2ban 1.0.2 will not start without it): hand
-        # it a stand-in that exists, so planning and dry runs never touch the host, then put the
-        # host's real log path into the rendered text.
-        stand_in = Path(tmp) / "freeswitch.log"
-        stand_in.touch()
-        files = _render_dir(t, lambda d: render(cfg, d, logpath=stand_in, private=False), "/etc/fail2ban", "fail2ban")
-        for d in files:
-            d.content = d.content.replace(str(stand_in).encode(), t.log_file.encode())
+    files = _render_dir(t, lambda d: render(cfg, d, logpath=Path(t.log_file), private=False,
+                                            placeholder=F2B_PLACEHOLDER), "/etc/fail2ban", "fail2ban")
+    for d in files:
+        if "/filter.d/fsguard-events" in d.path:
+            d.mode = 0o600  # carries the event token: root's only
     bad = [d.path for d in files if not re.search(r"/(filter\.d|jail\.d|action\.d)/fsguard[^/]*$", d.path)]
     if bad:
         raise Misconfigured(f"fail2ban renderer produced files fsguard does not own: {', '.join(bad)}")
