@@ -118,6 +118,8 @@ CARRIERS_CIDRS = words("carriers", "cidrs", (), "carrier addresses (whitelisted,
 CARRIERS_FUSIONPBX_ACL = text("carriers", "fusionpbx_acl", "providers", "FusionPBX ACL read for carriers")
 CLUSTER_NODE = text("cluster", "node", "", "this node's name (default: the host name); the section turns the "
                     "cluster on")
+CLUSTER_FEEDS_MAX_AGE = integer("cluster", "feeds_max_age", 3 * 3600, "seconds another node's fetch of the feeds "
+                                "stays fresh: this node loads it instead of fetching")
 # Written by ``fsguard install`` to record what it found (read by people and the installer's re-runs).
 FREESWITCH_CONF_DIR = text("freeswitch", "conf_dir", "", "FreeSWITCH's config directory install found")
 FREESWITCH_SCRIPTS_DIR = text("freeswitch", "scripts_dir", "", "FreeSWITCH's scripts directory (gets fs_python/)")

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fsguard import cluster
+from fsguard import cluster, settings
 
 if TYPE_CHECKING:
     from fs_python.config import Config
@@ -81,7 +81,7 @@ def fetch_here(cfg: Config, force: bool = False) -> bool:
         log.warning("cluster: database unreachable, fetching feeds alone: %s", exc)
         return True
     try:
-        max_age = cfg.get_int(cluster.SECTION, "feeds_max_age", 3 * 3600)
+        max_age = settings.CLUSTER_FEEDS_MAX_AGE.get(cfg)
         row = store.query_one("select max(fetched_at) as t from v_fsguard_cluster_files")
         fresh = row is not None and row["t"] is not None and time.time() - float(row["t"]) < max_age
         if not force and fresh:
