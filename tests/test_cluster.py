@@ -76,10 +76,18 @@ def test_customer_registered_on_a_failing_on_b_is_not_banned(nodes: list[Node]) 
 
     verdict = whitelist.check(CUSTOMER, state_dir=b.state)
     assert verdict.whitelisted and "1001@office.example" in verdict.reasons[0] and "node a" in verdict.reasons[0]
+    from fsguard.firewall import engine
+
+    engine.apply(b.cfg, netns=b.lab.pbx)
     svc = Service(b.cfg, _store(b))
     try:
         assert CUSTOMER in svc.wanted(now)  # B's fail2ban ignore list includes A's customer
+        svc.tick(now)  # B's service: its perimeter accepts A's customer ahead of feeds and countries
+        assert CUSTOMER in b.lab.exec_pbx("nft", "list", "set", "inet", "fsguard", "reg4").stdout
     finally:
+        rt = getattr(svc, "_cluster", None)
+        if rt is not None:
+            rt.stop()
         svc.store.close()
     b.ban(CUSTOMER)  # B's jail counted failures from the customer's office
     assert not b.banned(CUSTOMER)

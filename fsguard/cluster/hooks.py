@@ -112,6 +112,18 @@ def service_tick(svc: Service, now: float) -> list[str]:
         return [f"cluster: {type(exc).__name__}: {exc}"]
 
 
+def service_registrations(cfg: Config) -> list[dict[str, Any]]:
+    """Other nodes' registrations, for this node's accept sets (the perimeter)."""
+    if not cluster.enabled(cfg):
+        return []
+    try:
+        from fsguard.cluster.node import cluster_rows
+
+        return cluster_rows(cfg)
+    except Exception:
+        return []
+
+
 def service_ignore(cfg: Config, now: float) -> set[str]:
     """Other nodes' live registrations, for this node's fail2ban ignore list."""
     if not cluster.enabled(cfg):

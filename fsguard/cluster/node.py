@@ -190,15 +190,20 @@ class Runtime:
         store.execute("delete from v_fsguard_cluster_registrations where expires < :old", {"old": now - 86400})
 
 
-def cluster_ignore(cfg: Config, now: float) -> set[str]:
-    """Other nodes' live registered addresses (the file :meth:`Runtime.pull_registrations` wrote)."""
+def cluster_rows(cfg: Config) -> list[dict[str, Any]]:
+    """Other nodes' registrations (the file :meth:`Runtime.pull_registrations` wrote)."""
     try:
         with open(cfg.state_dir / cluster.CLUSTER_REGISTRATIONS_FILE, encoding="utf-8") as fh:
             rows = json.load(fh).get("registrations", [])
     except (OSError, ValueError, AttributeError):
-        return set()
+        return []
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+
+def cluster_ignore(cfg: Config, now: float) -> set[str]:
+    """Other nodes' live registered addresses."""
     out: set[str] = set()
-    for r in rows if isinstance(rows, list) else []:
+    for r in cluster_rows(cfg):
         try:
             ip = eventline.normalize_ip(r.get("ip"))
             if ip and float(r.get("expires", 0)) > now:
