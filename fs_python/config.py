@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import configparser
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+
+TYPE_CHECKING = False  # not from typing: see Generic below
 
 DEFAULT_PATH = Path("/etc/fsguard/fsguard.conf")
 DEFAULT_STATE_DIR = Path("/var/lib/fsguard")
@@ -82,10 +82,10 @@ class Config:
         ``event_token_previous_until`` (``fsguard token rotate``: lines FreeSWITCH wrote before it
         re-read this file still count, for a bounded grace period only)."""
         cur = self.event_token
-        prev = self.get("fsguard", "event_token_previous", "")
+        prev = EVENT_TOKEN_PREVIOUS.get(self)
         try:
-            until = float(self.get("fsguard", "event_token_previous_until", "0") or 0)
-        except ValueError:
+            until = EVENT_TOKEN_PREVIOUS_UNTIL.get(self)
+        except ConfigError:
             until = 0.0
         tokens = (cur,) if cur else ()
         return tokens + (prev,) if prev and prev != cur and now < until else tokens
@@ -95,7 +95,17 @@ class Config:
         return STORE_KIND.get(self)
 
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing import Any, Generic, TypeVar
+
+    T = TypeVar("T")
+else:  # typing costs ~1/4 of an interpreter start, and `fsguard ignore-check` runs per failure
+
+    class Generic:
+        def __class_getitem__(cls, item: object) -> type:
+            return cls
+
+    T = None
 
 
 class Setting(Generic[T]):
@@ -183,6 +193,10 @@ def words(section: str, key: str, default: tuple[str, ...], doc: str) -> Setting
 STATE_DIR = text("fsguard", "state_dir", str(DEFAULT_STATE_DIR), "fsguard's state directory (snapshots, caches)")
 EVENT_TOKEN = text("fsguard", "event_token", "", "secret in every event line; empty = not installed yet",
                    secret=True)
+EVENT_TOKEN_PREVIOUS = text("fsguard", "event_token_previous", "", "the token before `fsguard token rotate`",
+                            secret=True)
+EVENT_TOKEN_PREVIOUS_UNTIL = number("fsguard", "event_token_previous_until", 0.0,
+                                    "until when (epoch) lines with the previous token still count")
 STORE_KIND = text("store", "kind", "sqlite", "where evidence and lists live", choices=("sqlite", "pgsql"))
 SERVED_DOMAINS = words("fs_python", "served_domains", (), "SIP domains this PBX serves (others are scans)")
 EVENT_QUEUE_LEN = integer("fs_python", "event_queue_len", 100_000, "events the monitor buffers while busy")
@@ -216,4 +230,6 @@ def load(path: Path | str | None = None) -> Config:
 
 
 def new_token() -> str:
+    import secrets  # only the installer needs it: kept out of every config load
+
     return secrets.token_hex(12)

@@ -1,88 +1,55 @@
 """``fsguard``: a thin CLI over the core modules.
 
 Each area owns one module under ``fsguard.cli`` defining ``register(subparsers)``; its
-sub-commands call the core, get a result object back, and print it as text or (``--json``) JSON.
+sub-commands call the core (mostly :mod:`fsguard.ops`), get a result object back, and print it as
+text or (``--json``) JSON. The parser and dispatch live in :mod:`fsguard.cli.app`.
+
+This module stays tiny on purpose: fail2ban may run ``fsguard ignore-check <ip>`` once per
+failure, so that command is answered from :mod:`fsguard.cli.ignorecheck` (config + whitelist
+snapshots, standard library only) without importing the other areas or argparse.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
-from fsguard.cli import cluster, config, drill, fail2ban, feeds, firewall, install, lists, output, status
-from fsguard.cli.exitcodes import Exit
+TYPE_CHECKING = False  # typing is not imported: ignore-check must start fast
 
-# Areas, in the order their commands are listed in --help.
-AREAS = (lists, feeds, firewall, fail2ban, install, drill, status, cluster, config)
-
-
-class UsageError(Exception):
-    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
-        super().__init__(message)
-        self.parser = parser
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so ``--json`` can report a usage error as JSON
-    (every sub-command parser is of this class too: add_subparsers uses the parent's class)."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(self, message)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="fsguard", description="fsguard: SIP perimeter for FreeSWITCH/FusionPBX")
-    parser.add_argument("--config", help="config file (default /etc/fsguard/fsguard.conf or $FSGUARD_CONFIG)")
-    parser.add_argument("--json", action="store_true", help="print results as JSON (one object, errors included)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for area in AREAS:
-        area.register(sub)
-    return parser
+if TYPE_CHECKING:
+    import argparse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # Known before parsing, so a usage error is JSON too (``drill`` also takes --json after it).
-    output.begin("--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv)
-    code, ok = _run(argv)
-    output.finish(code, ok)
-    return code
+    args = list(sys.argv[1:] if argv is None else argv)
+    fast = _ignore_check(args)
+    if fast is not None:
+        from fsguard.cli import ignorecheck
+
+        return ignorecheck.run(*fast)
+    from fsguard.cli import app
+
+    return app.main(args)
 
 
-def _run(argv: list[str]) -> tuple[int, bool]:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except UsageError as exc:
-        exc.parser.print_usage(sys.stderr)
-        output.error(str(exc))
-        return int(Exit.BAD_INPUT), False
-    if args.config:
-        import os
+def build_parser() -> argparse.ArgumentParser:
+    from fsguard.cli import app
 
-        os.environ["FSGUARD_CONFIG"] = args.config
-    func = getattr(args, "func", None)
-    if func is None:
-        parser.print_help(sys.stderr)
-        output.error("no command given")
-        return int(Exit.BAD_INPUT), False
-    try:
-        code = int(func(args))
-    except KeyboardInterrupt:
-        output.error("interrupted")
-        return int(Exit.INTERRUPTED), False
-    except Exception as exc:
-        if not getattr(args, "json", False):
-            raise
-        import traceback
+    return app.build_parser()
 
-        traceback.print_exc()
-        output.error(f"internal error: {type(exc).__name__}: {exc}")
-        return int(Exit.INTERNAL), False
-    # ignore-check's "not ignored" (1) is an answer, not a failure
-    return code, code == Exit.OK or (args.command == "ignore-check" and code == Exit.NOT_IGNORED)
+
+def _ignore_check(args: list[str]) -> tuple[str, str | None] | None:
+    """(ip, config) for exactly ``[--config FILE] ignore-check IP``; anything else (``--json``,
+    ``-h``, a typo) goes through the full parser."""
+    config = None
+    if len(args) == 4 and args[0] == "--config":
+        config, args = args[1], args[2:]
+    elif len(args) == 3 and args[0].startswith("--config="):
+        config, args = args[0].split("=", 1)[1], args[1:]
+    if len(args) == 2 and args[0] == "ignore-check" and not args[1].startswith("-"):
+        return args[1], config
+    return None
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -61,15 +61,11 @@ def _load() -> Any:
 
 # -- ignore-check: fail2ban's ignorecommand contract (stdlib + snapshots only: fast) --------------
 def cmd_ignore_check(args: argparse.Namespace) -> int:
-    from fs_python import whitelist
+    from fsguard.cli import ignorecheck
 
     try:
-        cfg = _load()
-        verdict = whitelist.check(args.ip, state_dir=cfg.state_dir)
-    except ValueError as exc:
-        output.error(str(exc))
-        return int(Exit.BAD_INPUT)
-    except fsconfig.ConfigError as exc:
+        verdict = ignorecheck.verdict(args.ip)
+    except (ValueError, fsconfig.ConfigError) as exc:
         output.error(str(exc))
         return int(Exit.BAD_INPUT)
     output.emit(args, verdict, "; ".join(verdict.reasons) if verdict.whitelisted else "")
