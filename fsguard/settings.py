@@ -131,3 +131,12 @@ FUSIONPBX_CACHE_DIR = text("fusionpbx", "cache_dir", "", "FusionPBX's cache dire
 DRILL_TARGET = text("drill", "target", "", "address the live drill attacks (default: local_ip_v4)")
 DRILL_DOMAIN = text("drill", "domain", "", "SIP domain of the live drill (default: FreeSWITCH's)")
 
+
+# -- [shield] / [service] (fsguard.shield, fsguard.evidence) ---------------------------------------
+SHIELD_IDENTITIES = integer("shield", "identities", 10, "identities that never registered from a registered "
+                            "address which, failing within the window, suspend its registration shield")
+SHIELD_WINDOW = integer("shield", "window", 600, "seconds those identities are counted over")
+SHIELD_SUSPEND = integer("shield", "suspend", 3600, "seconds a suspension lasts (extended while banned)")
+SHIELD_AUTH_JAIL = text("shield", "auth_jail", "fsguard-auth", "jail that gets a suspended address's failures")
+SERVICE_OFFENDER_IDENTITIES = integer("service", "offender_identities", 200, "distinct identities kept per "
+                                      "address in the offenders table (the rest share one overflow row)")

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from fs_python.config import Config
 
 log = logging.getLogger("fsguard.shield")
-SECTION = "shield"
 MAX_TRACKED = 50_000  # shielded addresses with foreign failures in the window (memory bound)
 SUSPENDED_KIND = "shield-suspended"  # the offender row that tells the GUI why the shield is off
 SUSPENDED_IDENTITY = "(registration shield suspended)"
