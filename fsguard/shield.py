@@ -74,6 +74,9 @@ class Shield:
         self._feed: list[tuple[str, list[str]]] = []
         self._dirty = False
         self.new: list[Suspension] = []  # suspended since the service last took them (offender rows)
+        # ip -> verdict for the current tick: the snapshots change at most once a tick, and a flood
+        # from one address then costs one whitelist check, not one per line
+        self._verdicts: dict[str, whitelist.Verdict] = {}
 
     # -- state ---------------------------------------------------------------------------------
     def _load(self) -> dict[str, Suspension]:
@@ -132,17 +135,23 @@ class Shield:
         """Why a failure from ``ev.ip`` is an offence (counted, never banned), or None when it is
         fail2ban's business. Feeds the suspension count on the way."""
         assert ev.ip is not None
-        try:
-            verdict = whitelist.check(ev.ip, state_dir=self.cfg.state_dir, now=now)
-        except ValueError:
-            return None
+        verdict = self._verdicts.get(ev.ip)
+        if verdict is None:
+            try:
+                verdict = whitelist.check(ev.ip, state_dir=self.cfg.state_dir, now=now)
+            except ValueError:
+                return None
+            if len(self._verdicts) >= MAX_TRACKED:
+                self._verdicts.clear()
+            self._verdicts[ev.ip] = verdict
         if ev.kind == "registered-failure":
             return "own identity, registered from this address" + (
                 ": " + "; ".join(verdict.reasons) if verdict.whitelisted else " recently")
         if not verdict.whitelisted:
             return None
         if ev.kind == "auth-failure" and registration_only(verdict):
-            self.observe(ev.ip, identity, line, now)
+            if self.observe(ev.ip, identity, line, now) is not None:
+                self._verdicts[ev.ip] = whitelist.Verdict(False, [])  # its registrations stop counting now
         return "; ".join(verdict.reasons)
 
     def take_new(self) -> dict[tuple[str, str, str], tuple[int, float, float, str, str]]:
@@ -164,6 +173,7 @@ class Shield:
         """Persist changes, hand newly suspended addresses' failures to the auth jail, keep a
         suspension while a jail still holds its address, forget ended ones. Returns errors."""
         errors: list[str] = []
+        self._verdicts.clear()  # snapshots may change before the next tick
         for ip, s in list(self.suspended.items()):
             if s.until > now + 60:
                 continue
