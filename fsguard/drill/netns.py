@@ -6,7 +6,8 @@
     scanner 198.18.1.10, customer 198.18.2.20,   198.18.0.1/15: stand-in PBX,
     blacklisted 198.18.3.30, foreign 198.19.4.40, fail2ban-server, fsguard's ruleset
     non-carrier 198.18.5.50, carrier 198.18.6.60,
-    clean 198.18.7.70, feedlisted 198.18.8.80 ── veth ──
+    clean 198.18.7.70, feedlisted 198.18.8.80,
+    sprayer 198.18.9.90                           ── veth ──
 
 Everything lives in 198.18.0.0/15 (RFC 2544, never routed on the Internet). Both veth ends are
 created directly inside namespaces, so deleting the namespaces deletes every interface; in real
@@ -45,6 +46,7 @@ ROLES: dict[str, str] = {
     "carrier": "198.18.6.60",
     "clean": "198.18.7.70",
     "feedlisted": "198.18.8.80",
+    "sprayer": "198.18.9.90",  # registers, then sprays identities (step 2: its shield is suspended)
 }
 
 

@@ -287,6 +287,61 @@ def step_customer(env: SimEnv, step: Step, failures: int = 12) -> None:
     users = deps.offender_users(env.cfg, ip)
     step.check("it shows up as an offender with the user names it tried", seen,
                f"offenders behind {ip}: {sorted(users) or 'none'} (tried {sorted(want)})", took)
+    if env.mode != "host":  # needs a real registration: the stand-in PBX's passwords are the drill's
+        shielded_phone(env, step, ip)
+        sprayer_banned(env, step)
+
+
+SPRAY = tuple(f"20{i:02d}" for i in range(12))  # identities that never registered from the sprayer
+
+
+def shielded_phone(env: SimEnv, step: Step, ip: str, failures: int = 20) -> None:
+    """The registered phone itself with a wrong password (changed on the PBX, not on the phone):
+    its own identity's failures are offences, never counted by a jail, however many."""
+    phone = agent(env, "customer")
+    try:
+        codes = [phone.register(env.users.customer, env.domain, "old-password") for _ in range(failures)]
+    finally:
+        phone.close()
+    ok, took = wait_for(lambda: events_for(env, ip).get("registered-failure", 0) == failures, 3.0)
+    step.check("a misconfigured registered phone fails again and again: its own identity, shielded", ok and all(
+        c == [401, 403] for c in codes), f"{failures} wrong passwords for {env.users.customer}: event lines "
+               f"{events_for(env, ip)}", took)
+    me = f"{env.users.customer}@{env.domain}"
+    seen, took = wait_for(lambda: me in deps.offender_users(env.cfg, ip), BAN_WAIT, 0.2)
+    env.service_tick_wait(2)
+    banned = deps.is_banned(env.cfg, ip, env.topo.pbx_ns) or bool(env.f2b and env.f2b.banned_in(ip))
+    step.check("it is never banned, and shown as an offender", seen and not banned,
+               f"offender {me}: {seen}; banned: {banned}", took)
+
+
+def sprayer_banned(env: SimEnv, step: Step) -> None:
+    """A registration is not a licence to guess: an address that registered (with a real
+    customer's credentials) and then fails for many identities that never registered from it
+    loses its shield and is banned by the auth jail."""
+    ip = env.topo.roles["sprayer"]
+    ua = agent(env, "sprayer")
+    try:
+        codes = ua.register(env.users.customer, env.domain, env.users.customer_password)
+        ok, took = wait_for(lambda: deps.whitelisted(env.cfg, ip)[0], 5.0)
+        step.check("a second address registers (shielded)", codes == [401, 200] and ok,
+                   f"REGISTER {env.users.customer} from {ip}: {codes}; whitelisted: {ok}", took)
+        ok, took = wait_for(lambda: env.f2b is not None and ip in env.f2b.ignore_list("fsguard-auth"), 12.0, 0.2)
+        step.check("fail2ban ignores it while it is shielded", ok, f"fsguard-auth ignoreip has {ip}: {ok}", took)
+        t0 = time.monotonic()
+        sprayed = [ua.register(user, env.domain, "guess") for user in SPRAY]
+    finally:
+        ua.close()
+    banned, took = wait_for(lambda: deps.is_banned(env.cfg, ip, env.topo.pbx_ns), BAN_WAIT, 0.2)
+    jails = env.f2b.banned_in(ip) if env.f2b else []
+    step.check("it sprays identities that never registered from it and is banned by the auth jail",
+               banned and "fsguard-auth" in jails,
+               f"{len(sprayed)} guesses ({sum(1 for c in sprayed if c == [401, 403])} answered 403); kernel ban set: "
+               f"{banned}; jails: {jails or 'none'}; {time.monotonic() - t0:.1f} s after the first guess", took)
+    data, text = deps.why(env.cfg, ip)
+    note = next((n for n in data.get("notes", []) if "registration shield suspended" in n), "")
+    step.check("`fsguard why` says its registration shield is suspended", bool(note) and data.get("banned") is True,
+               note[:300] or text[:300])
 
 
 # -- step 3 ------------------------------------------------------------------------------------
@@ -405,7 +460,8 @@ PBX, FW, F2B = "stand-in PBX", "firewall ruleset", "fail2ban-server"
 # (name, body, setup parts it cannot run without)
 STEPS: tuple[tuple[str, Callable[[Any, Step], None], tuple[str, ...]], ...] = (
     ("a scanner is caught, banned, dropped, explained, unbanned", step_scanner, (PBX, FW, F2B)),
-    ("a whitelisted customer is never banned; its offenders are shown", step_customer, (PBX, F2B)),
+    ("a whitelisted customer is never banned; its offenders are shown; a registration does not license "
+     "spraying", step_customer, (PBX, F2B)),
     ("blacklist, feeds, countries and carriers are enforced", step_lists, (PBX, FW)),
     ("TCP flag sanity rules drop crafted packets", step_tcp_flags, (PBX, FW)),
 )
