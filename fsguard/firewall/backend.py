@@ -108,7 +108,6 @@ class Backend:
 
 def write_state(path: Path, text: str) -> None:
     """Write a rendered file atomically (for the operator to read; never loaded back)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    from fsguard import safefs
+
+    safefs.write_text(path, text, 0o644, create_dirs=True)

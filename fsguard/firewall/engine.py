@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from fsguard.firewall import FirewallError, registry
 from fsguard.firewall.backend import Backend, write_state
-from fsguard.firewall.ruleset import NetSet, Rule, Ruleset, build
+from fsguard.firewall.ruleset import Ruleset, build
 
 if TYPE_CHECKING:
     from fs_python.config import Config
@@ -58,15 +58,10 @@ def save_ruleset(path: Path, rs: Ruleset) -> None:
 
 
 def load_ruleset(path: Path) -> Ruleset:
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-        sets = {k: NetSet(v["name"], v["family"], v["interval"], list(v["hosts"]),
-                          [tuple(n) for n in v["nets"]]) for k, v in d["sets"].items()}  # type: ignore[misc]
-        return Ruleset(d["protected_ports"], d["protocols"], d["country_ports"], d["carrier_ports"],
-                       d["management_ports"], d["priority"], sets, [Rule(**r) for r in d["input_rules"]],
-                       [Rule(**r) for r in d["sip_rules"]], d.get("warnings", []), d.get("nosyn_ports", []))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise FirewallError(f"no usable last good ruleset ({path}): {exc}") from None
+    """Re-validated like fresh input before root commits it again (see lastgood)."""
+    from fsguard.firewall import lastgood
+
+    return lastgood.load(path)
 
 
 # -- the operations ------------------------------------------------------------------------------

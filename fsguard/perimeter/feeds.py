@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import json
-import os
+import logging
 import re
 import socket
 import time
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fsguard import settings
+from fsguard import safefs, settings
 from fsguard.perimeter.addr import AddressError, Policy, Range
 
 if TYPE_CHECKING:
@@ -141,13 +141,35 @@ def cache_dir(cfg: Config) -> Path:
 
 
 def load_cache(cfg: Config, name: str) -> dict[str, Any]:
+    """The last good copy, re-validated like fresh input (root's own file, every range an address
+    range the feed policy accepts: no default route, nothing private or loopback); {} otherwise."""
+    path = cache_dir(cfg) / f"{name}.json"
     try:
-        doc = json.loads((cache_dir(cfg) / f"{name}.json").read_text(encoding="utf-8"))
+        doc = json.loads(safefs.read_file(path, 512 << 20, owner_root=True))
         if isinstance(doc, dict) and doc.get("version") == 1:
+            _check_cached(doc, cfg)
             return doc
-    except (OSError, ValueError):
+    except FileNotFoundError:
         pass
+    except (OSError, ValueError, TypeError) as exc:
+        logging.getLogger("fsguard.feeds").warning("feed cache %s refused: %s", path, exc)
     return {}
+
+
+def _check_cached(doc: dict[str, Any], cfg: Config) -> None:
+    # merged adjacent entries may be broader than the floor: the floor is not re-applied, the rest is
+    pol = policy(cfg)
+    pol = Policy(floor4=1, floor6=1, accept_test_ranges=pol.accept_test_ranges)
+    for fam, bits in ((4, 32), (6, 128)):
+        flat = doc.get(f"v{fam}") or []
+        if not isinstance(flat, list) or len(flat) % 2:
+            raise ValueError(f"v{fam} is not a list of (start, end) pairs")
+        for start, end in zip(flat[0::2], flat[1::2], strict=True):
+            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end < 1 << bits):
+                raise ValueError(f"v{fam}: a range out of bounds")
+            why = pol.check(fam, start, end)
+            if why:
+                raise ValueError(f"v{fam}: {why}")
 
 
 def cached_ranges(doc: dict[str, Any]) -> dict[int, list[Range]]:
@@ -159,11 +181,8 @@ def cached_ranges(doc: dict[str, Any]) -> dict[int, list[Range]]:
 
 
 def save_cache(cfg: Config, name: str, doc: dict[str, Any]) -> None:
-    d = cache_dir(cfg)
-    d.mkdir(parents=True, exist_ok=True)
-    tmp = d / f".{name}.json.tmp"
-    tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
-    os.replace(tmp, d / f"{name}.json")
+    safefs.write_text(cache_dir(cfg) / f"{name}.json", json.dumps(doc, separators=(",", ":")), 0o644,
+                      create_dirs=True)
 
 
 def flat(ranges: list[Range]) -> list[int]:

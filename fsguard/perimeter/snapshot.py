@@ -6,12 +6,15 @@ every list change, feed update and firewall apply.
 
 from __future__ import annotations
 
+import ipaddress
 import json
-import os
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fs_python import whitelist
+from fsguard import safefs
 from fsguard.perimeter.carriers import Carrier
 from fsguard.perimeter.lists import Entry
 
@@ -28,25 +31,34 @@ def whitelist_entries(allow: list[Entry], carriers: list[Carrier]) -> list[dict[
 
 def write_whitelist(state_dir: Path, entries: list[dict[str, str]], *, now: float | None = None) -> Path:
     path = Path(state_dir) / "whitelist.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"version": 1, "written": time.time() if now is None else now, "entries": entries}
-    tmp = path.with_name(f".whitelist.json.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    # O_EXCL temp name, no symlink followed, mode set on the fd (FreeSWITCH and the GUI read it)
+    safefs.write_text(path, json.dumps(doc, indent=1), 0o644, create_dirs=True)
     return path
 
 
 def read_whitelist(state_dir: Path) -> list[dict[str, str]]:
+    """The snapshot's entries, re-validated like fresh input: one broader than the allow floor
+    (``0.0.0.0/0``, two /1s) is refused and logged, never trusted."""
     try:
-        doc = json.loads((Path(state_dir) / "whitelist.json").read_text(encoding="utf-8"))
+        doc = whitelist.read_json(Path(state_dir) / "whitelist.json")
     except (OSError, ValueError):
         return []
     entries = doc.get("entries") if isinstance(doc, dict) else None
-    return [e for e in entries or [] if isinstance(e, dict) and isinstance(e.get("cidr"), str)]
+    out = []
+    for e in entries if isinstance(entries, list) else []:
+        if not isinstance(e, dict) or not isinstance(e.get("cidr"), str):
+            continue
+        try:
+            net = ipaddress.ip_network(e["cidr"].strip(), strict=False)
+        except ValueError:
+            continue
+        if net.prefixlen < whitelist.FLOOR[net.version]:
+            logging.getLogger("fsguard.perimeter").warning("whitelist.json: %s refused (broader than /%d)",
+                                                           net, whitelist.FLOOR[net.version])
+            continue
+        out.append(e)
+    return out
 
 
 def write_from_store(cfg: Config, store: Store) -> Path:
