@@ -169,7 +169,7 @@ def unlink(path: str | Path, *, missing_ok: bool = True) -> bool:
 def set_dir(path: str | Path, mode: int, uid: int = 0, gid: int = 0, *, create: bool = True,
             made: list[str] | None = None) -> None:
     """Make ``path`` a directory with exactly this owner and mode, through its fd."""
-    with dir_fd(path, create=create, mode=0o700, made=made) as d:
+    with dir_fd(path, create=create, mode=0o755, made=made) as d:  # parents 0755, this one as asked
         if os.geteuid() == 0:
             os.fchown(d, uid, gid)
         os.fchmod(d, mode)

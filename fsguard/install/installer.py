@@ -200,6 +200,8 @@ def _install(t: Target, *, dry_run: bool, force: bool) -> Result:
     if any(o.action == "conflict" for o in file_ops) and not dry_run:
         raise UserEdited(res)
     changing = [o for o in file_ops if o.changes]
+    if not dry_run and t.r(STATE_DIR).is_dir() and not (changing or row_ops or tables):
+        res.notes += _state_dir(t, FileJournal(t.r))  # an older install's group-writable dir is fixed anyway
     if dry_run or not (changing or row_ops or tables):
         if store is not None:
             store.close()
