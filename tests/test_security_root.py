@@ -171,7 +171,8 @@ def test_state_dir_is_root_s_and_an_old_group_writable_one_is_fixed(  # noqa: F8
     os.chown(root / "var/log/freeswitch", attacker.uid, attacker.gid)
     installer.install(root)
     state = root / "var/lib/fsguard"
-    write = "import sys\ntry:\n    open(sys.argv[1], 'w').write('x'); print('wrote')\nexcept OSError as e:\n    print(e)"
+    write = ("import sys\ntry:\n    open(sys.argv[1], 'w').write('x'); print('wrote')\n"
+             "except OSError as e:\n    print(e)")
     assert "Permission denied" in attacker.run(write, str(state / "install-manifest.json")).stdout
     assert "Permission denied" in attacker.run(write, str(state / "firewall-last-good.json")).stdout
     assert attacker.run(write, str(state / "fs" / "registrations.json")).stdout.strip() == "wrote"
