@@ -123,7 +123,7 @@ class Monitor:
         if self.cfg is None:
             return
         try:
-            rows, recent = read_snapshot(self.cfg.state_dir)
+            rows, recent = read_snapshot(self.cfg.fs_dir)
         except (OSError, ValueError) as exc:
             fslog.log_once("snapshot-read", "ERR", "fsguard monitor: last snapshot unreadable (%s)"
                            % type(exc).__name__)

@@ -94,7 +94,7 @@ MODULES = ('<configuration name="modules.conf" description="Modules">\n  <module
 def test_restart_keeps_registrations(fs_env: Harness, where: str) -> None:
     cfg = fslog.settings()
     assert cfg is not None
-    good = registry.write_snapshot(cfg.state_dir, [
+    good = registry.write_snapshot(cfg.fs_dir, [
         {"ip": "203.0.113.5", "user": "1000", "realm": "pbx.example.com", "expires": 2_000_000_000, "port": "5060",
          "proto": "udp", "profile": "internal"}])
     fs_env.switch.add_registration("1000", "pbx.example.com", "203.0.113.5", expires=fs_env.switch.now() + 600)

@@ -36,7 +36,8 @@ class Recording:
 
 def _setup(tmp: Path, extra: str = "") -> tuple[config.Config, Shield, Recording]:
     cfg = config.load(write_config(tmp, extra="[shield]\nidentities = 3\nwindow = 60\n" + extra))
-    (cfg.state_dir / "registrations.json").write_text(json.dumps({"registrations": [
+    cfg.fs_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.fs_dir / "registrations.json").write_text(json.dumps({"registrations": [
         {"ip": IP, "user": "1000", "realm": "pbx", "expires": NOW + 3600}]}))
     whitelist.clear_cache()
     rec = Recording()
