@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import queue
 import select
 import threading
 import time
@@ -56,18 +57,35 @@ class Listener:
         self._thread: threading.Thread | None = None
         self._store: Store | None = None
         self._remote: set[str] = set()  # addresses this listener put into the kernel
+        self._conntrack: queue.Queue[str | None] = queue.Queue()
+        self._ct_thread: threading.Thread | None = None
 
     # -- thread -------------------------------------------------------------------------------
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"fsguard-cluster-{self.node}", daemon=True)
             self._thread.start()
+            self._ct_thread = threading.Thread(target=self._ct_run, name="fsguard-cluster-ct", daemon=True)
+            self._ct_thread.start()
+
+    def _ct_run(self) -> None:
+        from fsguard.firewall import bans
+
+        while (ip := self._conntrack.get()) is not None:
+            try:
+                bans.drop_conntrack(self.cfg, ip, netns=self.netns)
+            except Exception as exc:  # the ban holds without it
+                self._note(f"conntrack {ip}: {exc}")
 
     def stop(self) -> None:
         self._stop.set()
+        self._conntrack.put(None)
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        if self._ct_thread is not None:
+            self._ct_thread.join(timeout=10)
+            self._ct_thread = None
         self._close()
 
     def _close(self) -> None:
@@ -127,7 +145,11 @@ class Listener:
         if self._whitelisted(ip):
             log.info("cluster: not enforcing remote ban of whitelisted %s", ip)
             return False
-        bans.add_ban(self.cfg, ip, None if end is None else max(1, int(end - now + 0.999)), netns=self.netns)
+        # the kernel add now, the conntrack cleanup (a process per address) after: in a burst every
+        # ban is enforced first (fsguard's drop rules match tracked packets too)
+        bans.add_ban(self.cfg, ip, None if end is None else max(1, int(end - now + 0.999)), netns=self.netns,
+                     conntrack=False)
+        self._conntrack.put(ip)
         self._remote.add(ip)
         self.applied += 1
         if self.on_applied is not None:

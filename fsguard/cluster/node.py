@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -177,11 +176,11 @@ class Runtime:
             "order by ip_address, user_name, realm, node_name", {"n": self.node, "now": now})
         if rows == self._written:
             return
-        path = self.cfg.state_dir / cluster.CLUSTER_REGISTRATIONS_FILE
-        tmp = path.with_name("." + path.name + ".tmp")
-        tmp.write_text(json.dumps({"written": now, "registrations": rows}), encoding="utf-8")
-        os.chmod(tmp, 0o644)  # FreeSWITCH reads it (fs_python.whitelist); root writes it
-        os.replace(tmp, path)
+        from fsguard import safefs
+
+        # root's file in root's state dir, readable by FreeSWITCH (fs_python.whitelist)
+        safefs.write_text(self.cfg.state_dir / cluster.CLUSTER_REGISTRATIONS_FILE,
+                          json.dumps({"written": now, "registrations": rows}), 0o644)
         self._written = rows
 
     def prune(self, store: Store, now: float) -> None:

@@ -93,13 +93,21 @@ def wait_conntrack(timeout: float = 10.0) -> None:
 
 
 # -- the contract --------------------------------------------------------------------------------
-def add_ban(cfg: Config, ip: str, seconds: int | None, *, netns: str | None = None) -> None:
-    """Ban ``ip`` for ``seconds`` (None or <= 0: until removed) and drop its conntrack entries."""
+def add_ban(cfg: Config, ip: str, seconds: int | None, *, netns: str | None = None, conntrack: bool = True) -> None:
+    """Ban ``ip`` for ``seconds`` (None or <= 0: until removed) and drop its conntrack entries
+    (``conntrack=False``: the caller does that later with :func:`drop_conntrack`)."""
     addr = parse_ip(ip)
     backend = registry.get(cfg)
     backend.ban(addr, kernel_seconds(cfg, seconds), netns)
-    if backend.kernel:
+    if backend.kernel and conntrack:
         _conntrack_delete(addr, netns)
+
+
+def drop_conntrack(cfg: Config, ip: str, *, netns: str | None = None) -> None:
+    """Delete ``ip``'s conntrack entries: what add_ban does after the kernel add, for a caller that
+    applies a burst of bans (the cluster listener) and puts every kernel add first."""
+    if registry.get(cfg).kernel:
+        _conntrack_delete(parse_ip(ip), netns)
 
 
 def del_ban(cfg: Config, ip: str, *, netns: str | None = None) -> None:
