@@ -12,6 +12,7 @@ from fsguard.drill.fslog import FsLog
 from fsguard.drill.pbx import Directory, StandInPBX
 from fsguard.install import live, verify
 from fsguard.install.target import Target
+from tests.pgfix import fusion_db, pg_role  # noqa: F401
 from tests.test_drill_sip import free_port
 
 
@@ -139,3 +140,30 @@ def test_uninstall_undoes_the_kind_it_recorded(tmp_path: Path, frozen: None, mon
     manifest.write_text(json.dumps(data))
     with pytest.raises(Misconfigured, match="installed onto FusionPBX"):
         installer.uninstall(root)
+
+
+def test_dry_run_shows_no_secret_and_no_token_the_install_would_not_use(
+        tmp_path: Path, frozen: None, fusion_db: dict[str, str]) -> None:  # noqa: F811
+    import re
+    import subprocess
+    import sys
+
+    from fs_python import config as fsconfig
+    from fsguard.install import installer
+    from tests.installtree import fusion_tree
+
+    root = fusion_tree(tmp_path / "root", fusion_db)
+    # the CLI's own output of a dry run, text and JSON
+    for args in (["install", "--dry-run"], ["--json", "install", "--dry-run"]):
+        out = subprocess.run([sys.executable, "-m", "fsguard.cli", *args, "--root", str(root)], capture_output=True,
+                             text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+        text = out.stdout + out.stderr
+        assert "<event token>" in text and fusion_db["password"] not in text, text[-500:]
+        assert not re.search(r"event_token = [0-9a-f]{8}", text)
+    dry = installer.install(root, dry_run=True)
+    assert fusion_db["password"] not in dry.diff
+    assert "password = <database password, as in FusionPBX's config.conf>" in dry.diff
+    assert "event_token = <event token>" in dry.diff and "FSGUARD <event token>" in dry.diff
+    real = installer.install(root)
+    token = fsconfig.load(root / "etc/fsguard/fsguard.conf").event_token
+    assert token not in dry.diff and real.changed

@@ -161,6 +161,16 @@ def _diff(file_ops: list[FileOp], row_ops: list[RowOp], tables: list[str], drop:
     return "".join(parts)
 
 
+def _masked(text: str, t: Target, cfg: fsconfig.Config) -> str:
+    """The diff without secrets: the event token (a dry run's would not even be the one the real
+    install makes: a token is generated per run) and any ``password = ...`` value (FusionPBX's
+    database password, copied into fsguard.conf)."""
+    if len(cfg.event_token) >= 8:  # random letters/digits: nowhere else in the diff
+        text = text.replace(cfg.event_token, "<event token>")
+    return re.sub(r"(?m)^([-+ ]?\s*password\s*=\s*)\S.*$", r"\1<database password, as in FusionPBX's config.conf>",
+                  text)
+
+
 def _host(t: Target, real: Path) -> str:
     return "/" + real.relative_to(t.root).as_posix()
 
@@ -196,7 +206,7 @@ def _install(t: Target, *, dry_run: bool, force: bool) -> Result:
         notes += more
     res = Result("install", t.kind, str(t.root), dry_run=dry_run, files=_files_summary(file_ops),
                  rows=[o.describe().rstrip("\n") for o in row_ops], tables=tables, notes=t.warnings + notes)
-    res.diff = _diff(file_ops, row_ops, tables)
+    res.diff = _masked(_diff(file_ops, row_ops, tables), t, cfg)
     if any(o.action == "conflict" for o in file_ops) and not dry_run:
         raise UserEdited(res)
     changing = [o for o in file_ops if o.changes]
