@@ -111,6 +111,11 @@ def fusion_tree(root: Path, db: dict[str, str]) -> Path:
     _w(root, "usr/share/freeswitch/scripts/app.lua", "-- FusionPBX lua\n")
     _w(root, "var/cache/fusionpbx/dialplan.public", "cached xml\n")
     _w(root, "var/cache/fusionpbx/configuration.sofia.conf.pbx1", "cached sofia\n")
+    # FusionPBX 5.5 caches the profile under the host's name (fusionpbx.md, "Observed on ... 5.5")
+    _w(root, "var/cache/fusionpbx/pbx1.example.com.configuration.sofia.conf", "cached sofia (5.5)\n")
+    _w(root, "var/www/fusionpbx/core/software/resources/classes/software.php",
+       "<?php\nif (!class_exists('software')) {\n\tclass software {\n\t\tpublic static function version() {\n"
+       "\t\t\treturn '5.5.0';\n\t\t}\n\t}\n}\n")
     _w(root, "var/cache/fusionpbx/languages.en-us", "unrelated cache entry\n")
     _w(root, "var/log/freeswitch/freeswitch.log", "")
     with_fail2ban(root)

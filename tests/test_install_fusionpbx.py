@@ -80,6 +80,7 @@ def test_install_second_run_and_uninstall_restore_everything(host: tuple[Path, d
     # the dialplan and sofia caches are cleared, other cache entries are left alone
     assert not (root / "var/cache/fusionpbx/dialplan.public").exists()
     assert not (root / "var/cache/fusionpbx/configuration.sofia.conf.pbx1").exists()
+    assert not (root / "var/cache/fusionpbx/pbx1.example.com.configuration.sofia.conf").exists()
     assert (root / "var/cache/fusionpbx/languages.en-us").exists()
 
     tree1, db1 = tree_state(root), snapshot(db)

@@ -167,3 +167,18 @@ def test_dry_run_shows_no_secret_and_no_token_the_install_would_not_use(
     real = installer.install(root)
     token = fsconfig.load(root / "etc/fsguard/fsguard.conf").event_token
     assert token not in dry.diff and real.changed
+
+
+def test_fusionpbx_older_than_5_4_is_refused_and_an_unknown_version_said(
+        tmp_path: Path, frozen: None, fusion_db: dict[str, str]) -> None:  # noqa: F811
+    from fsguard.install.target import SOFTWARE_PHP, Unsupported, detect
+    from tests.installtree import fusion_tree
+
+    root = fusion_tree(tmp_path / "root", fusion_db)
+    software = root / "var/www/fusionpbx" / SOFTWARE_PHP
+    assert not detect(root).warnings  # 5.5.0
+    software.write_text(software.read_text().replace("5.5.0", "5.3.0"))
+    with pytest.raises(Unsupported, match="FusionPBX 5.3.0 found.*5.4 or later"):
+        detect(root)
+    software.unlink()
+    assert any("version could not be read" in w for w in detect(root).warnings)

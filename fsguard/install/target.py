@@ -169,7 +169,33 @@ def _fusion_target(rootp: Path, cfg_host: str, cfg_real: Path) -> Target:
     if not t.r(t.conf_dir).is_dir():
         raise NotInstalled(f"FreeSWITCH conf dir {t.conf_dir} not found (switch.conf.dir in {cfg_host})")
     _check_mod_python3(t)
+    _check_fusion_version(t)
     return t
+
+
+MIN_FUSIONPBX = (5, 4)  # the app's pages use the global $database, which FusionPBX has from 5.4 on
+SOFTWARE_PHP = "core/software/resources/classes/software.php"  # class software: version() { return 'x.y.z'; }
+
+
+def fusion_version(t: Target) -> tuple[int, ...] | None:
+    """FusionPBX's version from its ``software::version()``, or None when it cannot be read."""
+    try:
+        text = t.r(t.web_root).joinpath(SOFTWARE_PHP).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    m = re.search(r"function\s+version\s*\(\s*\)\s*\{\s*return\s+['\"](\d+)\.(\d+)(?:\.(\d+))?['\"]", text)
+    return tuple(int(g) for g in m.groups() if g is not None) if m else None
+
+
+def _check_fusion_version(t: Target) -> None:
+    version = fusion_version(t)
+    if version is None:
+        t.warnings.append(f"FusionPBX's version could not be read ({t.web_root}/{SOFTWARE_PHP}): fsguard's pages "
+                          f"need FusionPBX {MIN_FUSIONPBX[0]}.{MIN_FUSIONPBX[1]} or later")
+    elif version[:2] < MIN_FUSIONPBX:
+        raise Unsupported(f"FusionPBX {'.'.join(map(str, version))} found: fsguard's pages need FusionPBX "
+                          f"{MIN_FUSIONPBX[0]}.{MIN_FUSIONPBX[1]} or later (they use its global $database); "
+                          "upgrade FusionPBX first (Advanced > Upgrade)")
 
 
 REQUIRED_COLUMNS = {
