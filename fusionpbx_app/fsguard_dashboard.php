@@ -112,9 +112,11 @@
 //show the content
 	echo "<div class='action_bar' id='action_bar'>\n";
 	echo "	<div class='heading'><b>".escape($text['title-fsguard'])."</b> (".escape(is_array($bans) ? count($bans) : 0).")</div>\n";
+	echo "	<div class='actions'>\n";
+	echo fsguard_tabs($text, 'fsguard_dashboard.php');
+	echo "	</div>\n";
 	echo "	<div style='clear: both;'></div>\n";
 	echo "</div>\n";
-	echo fsguard_tabs($text, 'fsguard_dashboard.php');
 	echo escape($text['description-fsguard'])."\n";
 	echo "<br /><br />\n";
 

@@ -68,13 +68,13 @@
 		echo "		<form method='post' style='display: inline;'>\n";
 		echo "			<input type='hidden' name='action' value='refresh'>\n";
 		echo "			<input type='hidden' name='".escape($token['name'])."' value='".escape($token['hash'])."'>\n";
-		echo "			<button type='submit' class='btn btn-default'>".escape($text['button-refresh'])."</button>\n";
+		echo "			".button::create(['type' => 'submit', 'label' => escape($text['button-refresh']), 'icon' => 'sync-alt', 'id' => 'btn_refresh'])."\n";
 		echo "		</form>\n";
 	}
+	echo fsguard_tabs($text, 'fsguard_feeds.php');
 	echo "	</div>\n";
 	echo "	<div style='clear: both;'></div>\n";
 	echo "</div>\n";
-	echo fsguard_tabs($text, 'fsguard_feeds.php');
 	echo escape($text['description-fsguard_feeds'])."\n";
 	echo "<br /><br />\n";
 

@@ -128,6 +128,11 @@
 	$object = new token;
 	$token = $object->create($_SERVER['PHP_SELF']);
 
+//the refused input, said plainly in FusionPBX's message area (the form below keeps it to fix)
+	foreach ($errors as $error) {
+		message::add($error, 'negative', 8000);
+	}
+
 //include the header
 	$document['title'] = $text['title-fsguard_lists'];
 	require_once "resources/header.php";
@@ -135,29 +140,20 @@
 //show the content
 	echo "<div class='action_bar' id='action_bar'>\n";
 	echo "	<div class='heading'><b>".escape($text['title-fsguard_lists'])."</b></div>\n";
+	echo "	<div class='actions'>\n";
 	if (permission_exists('fsguard_firewall_apply')) {
-		echo "	<div class='actions'>\n";
 		echo "		<form method='post' style='display: inline;'>\n";
 		echo "			<input type='hidden' name='action' value='apply'>\n";
 		echo "			<input type='hidden' name='".escape($token['name'])."' value='".escape($token['hash'])."'>\n";
-		echo "			<button type='submit' class='btn btn-default'>".escape($text['button-apply'])."</button>\n";
+		echo "			".button::create(['type' => 'submit', 'label' => escape($text['button-apply']), 'icon' => 'fire-alt', 'id' => 'btn_apply'])."\n";
 		echo "		</form>\n";
-		echo "	</div>\n";
 	}
+	echo fsguard_tabs($text, 'fsguard_lists.php');
+	echo "	</div>\n";
 	echo "	<div style='clear: both;'></div>\n";
 	echo "</div>\n";
-	echo fsguard_tabs($text, 'fsguard_lists.php');
 	echo escape($text['description-fsguard_lists'])."\n";
 	echo "<br /><br />\n";
-
-//the refused input, said plainly
-	if (count($errors) > 0) {
-		echo "<div class='fsguard_errors' id='fsguard_errors'>\n";
-		foreach ($errors as $error) {
-			echo "	<div>".escape($error)."</div>\n";
-		}
-		echo "</div>\n";
-	}
 
 //add form
 	if (permission_exists('fsguard_list_edit')) {

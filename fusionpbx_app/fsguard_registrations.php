@@ -46,6 +46,11 @@
 	}
 	$addresses = count(array_unique(array_map(function ($r) { return $r['ip']; }, $registrations)));
 
+//no snapshot: said in FusionPBX's message area
+	if (!$snapshot_ok) {
+		message::add($text['message-no_snapshot'].' ('.$path.')', 'alert');
+	}
+
 //include the header
 	$document['title'] = $text['title-fsguard_registrations'];
 	require_once "resources/header.php";
@@ -53,16 +58,15 @@
 //show the content
 	echo "<div class='action_bar' id='action_bar'>\n";
 	echo "	<div class='heading'><b>".escape($text['title-fsguard_registrations'])."</b> (".escape($addresses).")</div>\n";
+	echo "	<div class='actions'>\n";
+	echo fsguard_tabs($text, 'fsguard_registrations.php');
+	echo "	</div>\n";
 	echo "	<div style='clear: both;'></div>\n";
 	echo "</div>\n";
-	echo fsguard_tabs($text, 'fsguard_registrations.php');
 	echo escape($text['description-fsguard_registrations'])."\n";
 	echo "<br /><br />\n";
 
-	if (!$snapshot_ok) {
-		echo "<div class='fsguard_errors'>".escape($text['message-no_snapshot'])." (".escape($path).")</div>\n";
-	}
-	elseif ($written !== null) {
+	if ($snapshot_ok && $written !== null) {
 		echo escape($text['label-snapshot_written']).": ".escape(fsguard_date($written))."<br /><br />\n";
 	}
 

@@ -60,7 +60,9 @@ class App:
         return {m.group(1): m.group(2)}
 
     def messages(self) -> dict[str, list[str]]:
-        return dict(json.loads(self.session.read_text()).get("messages", {}))
+        """Messages still in the session (FusionPBX's shape: mood -> {"message": [...], "delay": [...]})."""
+        raw = json.loads(self.session.read_text()).get("messages", {})
+        return {mood: list(m.get("message", [])) for mood, m in raw.items()}
 
     def q(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         conn = connect(self.db)
@@ -196,7 +198,9 @@ def test_bad_list_input_shows_an_error_and_saves_nothing(app: App) -> None:
                          "whole number"),
                         ({"list_name": "sideways", "cidr": "198.51.100.7", "label": "x"}, "Choose the whitelist")]:
         out = app.render("fsguard_lists.php", post=dict(post, action="add", **app.token(page)))
-        assert "fsguard_errors" in out and error in out, (post, out[-1500:])
+        # FusionPBX's own message area (message::add -> display_message), the page's markup untouched
+        shown = re.findall(r"display_message\('(.*)', 'negative', '\d+'\);", out)
+        assert shown and error in shown[0], (post, out[-1500:])
         assert "value='" + post["cidr"] + "'" in out  # the refused input is kept in the form to fix
     after = app.q("select count(*) from v_fsguard_list_entries")[0][0], app.q("select count(*) from v_fsguard_actions")
     assert after == before
@@ -336,6 +340,7 @@ def test_every_language_has_every_key() -> None:
 def test_registrations_page_without_or_with_a_broken_snapshot(app: App) -> None:
     out = app.render("fsguard_registrations.php")
     assert "No registrations snapshot yet" in out and "fsguard_registrations" in out
+    assert re.search(r"display_message\('No registrations snapshot yet.*', 'alert', '\d+'\);", out)  # FusionPBX's
     state = Path(app.q("select default_setting_value from v_default_settings where default_setting_subcategory = "
                        "'state_dir' and default_setting_category = 'fsguard'")[0][0])
     (state / "fs").mkdir(parents=True, exist_ok=True)
@@ -436,3 +441,20 @@ def test_gui_syntax_check_agrees_with_python() -> None:
         except lists.ListError:
             py = None
         assert php == py, (text, php, py)
+
+
+def test_pages_use_fusionpbx_s_own_action_bar_buttons_and_messages(app: App) -> None:
+    """The page switcher is FusionPBX's button::create inside the action bar's actions (as its own
+    pages link related pages), the current page marked and not linked; a user sees only the pages
+    their permissions allow; no page has a home-made tab bar or error box."""
+    pages = ["fsguard_dashboard.php", "fsguard_lists.php", "fsguard_feeds.php", "fsguard_registrations.php"]
+    for page in pages:
+        out = app.render(page)
+        bar = out[out.index("<div class='action_bar' id='action_bar'>"):]
+        actions = bar[bar.index("<div class='actions'>"):bar.index("<div style='clear: both;'></div>")]
+        links = re.findall(r"<a href='(fsguard_[a-z]+\.php)' target=\"_self\">"
+                           r"<button type='button' id=\"fsguard_tab_", actions)
+        assert sorted(links) == sorted(p for p in pages if p != page), (page, actions)
+        assert re.search(r"<button type='button' id=\"fsguard_tab_%s\"[^>]*class='btn btn-default fsguard_tab_current'"
+                         % page[:-4], actions), actions
+        assert "fsguard_tabs" not in out and "fsguard_errors" not in out

@@ -157,23 +157,37 @@
 		}
 	}
 
-//the tabs every fsguard page shows
+//the buttons to the other fsguard pages, for the action bar (FusionPBX's button::create, as its
+//own pages link to related pages); the current page's button is marked, not linked
 	if (!function_exists('fsguard_tabs')) {
 		function fsguard_tabs($text, $current) {
 			$tabs = [
-				'fsguard_dashboard.php' => ['fsguard_view', $text['title-fsguard']],
-				'fsguard_lists.php' => ['fsguard_list_view', $text['title-fsguard_lists']],
-				'fsguard_feeds.php' => ['fsguard_feed_view', $text['title-fsguard_feeds']],
-				'fsguard_registrations.php' => ['fsguard_registration_view', $text['title-fsguard_registrations']],
+				'fsguard_dashboard.php' => ['fsguard_view', $text['title-fsguard'], 'shield-alt'],
+				'fsguard_lists.php' => ['fsguard_list_view', $text['title-fsguard_lists'], 'list'],
+				'fsguard_feeds.php' => ['fsguard_feed_view', $text['title-fsguard_feeds'], 'rss'],
+				'fsguard_registrations.php' => ['fsguard_registration_view', $text['title-fsguard_registrations'], 'address-book'],
 			];
-			$html = "<div class='fsguard_tabs'>\n";
+			$html = '';
 			foreach ($tabs as $page => $tab) {
 				if (permission_exists($tab[0])) {
-					$class = $page == $current ? 'fsguard_tab fsguard_tab_current' : 'fsguard_tab';
-					$html .= "\t<a class='".$class."' href='".escape($page)."'>".escape($tab[1])."</a>\n";
+					$button = [
+						'type' => 'button',
+						'label' => escape($tab[1]),
+						'icon' => $tab[2],
+						'id' => 'fsguard_tab_'.basename($page, '.php'),
+						'collapse' => 'hide-sm-dn',
+					];
+					if ($page == $current) {
+						$button['class'] = 'default fsguard_tab_current';
+						$button['style'] = 'font-weight: bold;';
+					}
+					else {
+						$button['link'] = $page;
+					}
+					$html .= "\t\t".button::create($button)."\n";
 				}
 			}
-			return $html."</div>\n";
+			return $html;
 		}
 	}
 

@@ -12,16 +12,17 @@
 	echo "table.list td { padding: 5px 7px; border-bottom: 1px solid #eee; vertical-align: top; }\n";
 	echo ".btn { background: #fff; border: 1px solid #bbb; border-radius: 3px; padding: 3px 9px; cursor: pointer; }\n";
 	echo ".fsguard_ip { font-family: monospace; } .fsguard_evidence { font-size: 11px; white-space: pre-wrap; max-width: 520px; }\n";
-	echo ".fsguard_tabs { margin: 5px 0 10px 0; } .fsguard_tab { display: inline-block; padding: 5px 12px; border: 1px solid #ccc; border-bottom: none; margin-right: 3px; text-decoration: none; color: #333; }\n";
-	echo ".fsguard_tab_current { background: #e8edf2; font-weight: bold; }\n";
-	echo ".message_positive { background: #dff0d8; padding: 8px; margin: 0 15px; } .message_negative, .fsguard_errors { background: #f2dede; color: #a94442; padding: 8px; margin: 6px 0; }\n";
+	echo ".action_bar .actions { float: right; } .action_bar .heading { float: left; } .btn-default.fsguard_tab_current { background: #e8edf2; }\n";
+	echo ".message_positive { background: #dff0d8; padding: 8px; margin: 0 15px; } .message_negative { background: #f2dede; color: #a94442; padding: 8px; margin: 0 15px; } .message_alert { background: #fcf8e3; color: #8a6d3b; padding: 8px; margin: 0 15px; }\n";
 	echo "</style></head><body>\n";
 	echo "<div class='menu'><span>Home</span><span>Accounts</span><span>Dialplan</span><span>Applications</span><span class='on'>Status</span><span>Advanced</span></div>\n";
-	foreach ($_SESSION['messages'] ?? [] as $mood => $messages) {
-		foreach ($messages as $message) {
-			echo "<div class='message_".escape($mood)."'>".escape($message)."</div>\n";
-		}
-	}
-	unset($_SESSION['messages']);
+	//as FusionPBX's theme: the session's messages shown by display_message() (message::html());
+	//the script draws them as boxes at the top, so a screenshot shows what the operator sees
+	echo "<div id='message_container'></div>\n";
+	echo "<script>\nfunction display_message(text, mood, delay) {\n";
+	echo "\tvar box = document.createElement('div'); box.className = 'message_' + mood; box.innerHTML = text;\n";
+	echo "\tdocument.getElementById('message_container').appendChild(box);\n}\n";
+	echo message::html(true, "\t");
+	echo "</script>\n";
 	echo "<div class='main'>\n";
 ?>

@@ -122,9 +122,75 @@
 		}
 	}
 
+	//FusionPBX's message class (resources/classes/message.php): messages kept in the session per
+	//mood as ['message' => [...], 'delay' => [...]], duplicates ignored; html() renders them as calls
+	//of the theme's display_message() with the text's < > neutralised, then clears them
 	class message {
-		public static function add($message, $mood = 'positive', $delay = null) {
-			$_SESSION['messages'][$mood][] = $message;
+		public static function add($message, $mood = null, $delay = null) {
+			$mood = $mood ?: 'positive';
+			$delay = $delay ?: 3000;
+			if (!in_array($message, $_SESSION['messages'][$mood]['message'] ?? [], true)) {
+				$_SESSION['messages'][$mood]['message'][] = $message;
+				$_SESSION['messages'][$mood]['delay'][] = $delay;
+			}
+		}
+
+		public static function count() {
+			return is_array($_SESSION['messages'] ?? null) ? count($_SESSION['messages']) : 0;
+		}
+
+		public static function html($clear_messages = true, $spacer = '') {
+			$html = '';
+			foreach ($_SESSION['messages'] ?? [] as $mood => $message) {
+				$mood = in_array($mood, ['positive', 'negative', 'alert'], true) ? $mood : 'positive';
+				$parts = array_map(function ($part) {
+					return str_replace(['<', '>'], ['&lt;', '&gt;'], (string)$part);
+				}, (array)($message['message'] ?? []));
+				$text = str_replace(["\r\n", "\n", "\r"], '\\n', addslashes(implode('<br/>', $parts)));
+				$delays = (array)($message['delay'] ?? []);
+				$delay = count($delays) > 0 ? array_sum($delays) / count($delays) : 0;
+				$html .= $spacer."display_message('".$text."', '".$mood."', '".$delay."');\n";
+			}
+			if ($clear_messages) {
+				unset($_SESSION['messages']);
+			}
+			return $html;
+		}
+	}
+
+	//FusionPBX's button class (resources/classes/button.php): button::create([...]) gives a
+	//<button class='btn btn-<class>'> with an optional Font Awesome icon and a label span, wrapped
+	//in a link when 'link' is set. Values are put in as given (callers escape, as in FusionPBX).
+	class button {
+		public static $collapse = 'hide-md-dn';
+
+		public static function create($array) {
+			$attr = "type='".($array['type'] ?? 'button')."' ";
+			foreach (['name', 'value', 'id', 'onclick'] as $key) {
+				if (!empty($array[$key])) {
+					$attr .= $key."=\"".$array[$key]."\" ";
+				}
+			}
+			$title = $array['title'] ?? ($array['label'] ?? '');
+			if ($title !== '') {
+				$attr .= "alt=\"".$title."\" title=\"".$title."\" ";
+			}
+			$attr .= "class='btn btn-".($array['class'] ?? 'default')."' ";
+			$attr .= "style='margin-left: 2px; margin-right: 2px; ".($array['style'] ?? '')."'";
+			$inner = '';
+			if (!empty($array['icon'])) {
+				$inner .= "<span class='fas fa-".$array['icon']."'></span>";
+			}
+			if (!empty($array['label'])) {
+				$collapse = !empty($array['icon']) && ($array['collapse'] ?? null) !== false
+					? ($array['collapse'] ?? self::$collapse) : '';
+				$inner .= "<span class='button-label ".$collapse.(!empty($array['icon']) ? ' pad' : '')."'>".$array['label']."</span>";
+			}
+			$button = "<button ".$attr.">".$inner."</button>";
+			if (!empty($array['link'])) {
+				$button = "<a href='".$array['link']."' target=\"".($array['target'] ?? '_self')."\">".$button."</a>";
+			}
+			return $button;
 		}
 	}
 
