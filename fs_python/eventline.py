@@ -189,6 +189,16 @@ def filter_regex(token: str, *more_tokens: str) -> str:
     return r"FSGUARD %s (?:%s) <ADDR>" % (alt, "|".join(re.escape(k) for k in KINDS))
 
 
+_TOKEN_IN_LINE = re.compile(r"\bFSGUARD [A-Za-z0-9]{8,64}(?= |$)")
+MASKED = "FSGUARD ********"
+
+
+def mask_token(text: str) -> str:
+    """The line with its token hidden: evidence is shown to GUI users, the token is the secret
+    that makes our event lines unforgeable."""
+    return _TOKEN_IN_LINE.sub(MASKED, text)
+
+
 def parse_record(line: str, tokens: tuple[str, ...]) -> Event | None:
     """A whole log record (date, idle, level, ``fsguard:1``) carrying one of ``tokens``; None for
     anything else, a bare message without the record prefix included. ``line`` is one physical

@@ -83,7 +83,8 @@ def record_ban(
         "ban_end": end,
         "ban_seconds": seconds,
         "failure_count": int(failures),
-        "matches": json.dumps([m[:MAX_LINE] for m in matches[-MAX_MATCHES:]]),
+        # the token never leaves root's files: masked before it is stored (the GUI shows these)
+        "matches": json.dumps([eventline.mask_token(m)[:MAX_LINE] for m in matches[-MAX_MATCHES:]]),
         "user_names": json.dumps(users),
         "user_agents": json.dumps(agents),
         "restored": bool(restored),

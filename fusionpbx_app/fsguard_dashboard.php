@@ -137,7 +137,7 @@
 	echo "</tr>\n";
 	if (is_array($bans) && @sizeof($bans) != 0) {
 		foreach ($bans as $row) {
-			$matches = fsguard_json_list($row['matches']);
+			$matches = array_map('fsguard_mask_token', fsguard_json_list($row['matches']));
 			echo "<tr class='list-row'>\n";
 			echo "	<td class='fsguard_ip'>".escape($row['ip_address'])."</td>\n";
 			//a ban the kernel set does not enforce says so (fsguard records the kernel add's outcome)

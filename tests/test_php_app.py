@@ -103,7 +103,8 @@ def seed(app: App) -> None:
       "matches, user_names, user_agents, ban_status) values (gen_random_uuid(), '203.0.113.77', 'fsguard-auth', "
       "%(s)s, %(e)s, 3600, 7, %(m)s, %(u)s, %(a)s, 'banned')",
       {"s": now - 600, "e": now + 3000, "u": json.dumps(["1001", HOSTILE]), "a": json.dumps(["friendly-scanner"]),
-       "m": json.dumps(["2026-11-26 10:00:00.000000 97.00% [WARNING] fsguard:1 FSGUARD tok auth-failure 203.0.113.77 "
+       "m": json.dumps(["2026-11-26 10:00:00.000000 97.00% [WARNING] fsguard:1 FSGUARD S3cretT0ken99 auth-failure "
+                        "203.0.113.77 "
                         'profile="internal" user="1001"'] * 3)})
     q("insert into v_fsguard_bans (fsguard_ban_uuid, ip_address, jail, ban_start, ban_end, failure_count, ban_status) "
       "values (gen_random_uuid(), '2001:db8::66', 'fsguard-scan', %(s)s, null, 2, 'banned'), "
@@ -155,6 +156,7 @@ def test_every_page_renders_real_rows_escaped(app: App) -> None:
     assert re.search(r"<td>(49|50)m \d\ds</td>", dash)  # time left of the 1-hour ban
     assert "permanent" in dash and "friendly-scanner" in dash and "3 log lines" in dash
     assert HOSTILE not in dash and "&lt;script&gt;alert(1)&lt;/script&gt;" in dash
+    assert "S3cretT0ken99" not in dash and "FSGUARD ******** auth-failure" in dash  # the token is never shown
     assert "1005@pbx.example.com" in dash and "registered 1001@pbx.example.com" in dash  # offenders
     assert "0046701234567" in dash  # recent events
     lists = app.render("fsguard_lists.php")

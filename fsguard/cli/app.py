@@ -10,11 +10,11 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from fsguard.cli import cluster, config, drill, fail2ban, feeds, firewall, install, lists, output, status
+from fsguard.cli import cluster, config, drill, fail2ban, feeds, firewall, install, lists, output, status, token
 from fsguard.cli.exitcodes import Exit
 
 # Areas, in the order their commands are listed in --help.
-AREAS = (lists, feeds, firewall, fail2ban, install, drill, status, cluster, config)
+AREAS = (lists, feeds, firewall, fail2ban, install, drill, status, cluster, config, token)
 
 
 class UsageError(Exception):

@@ -146,6 +146,13 @@
 		}
 	}
 
+//evidence lines with fsguard's event token hidden (rows stored before it was masked at the source)
+	if (!function_exists('fsguard_mask_token')) {
+		function fsguard_mask_token($line) {
+			return preg_replace('/\bFSGUARD [A-Za-z0-9]{8,64}(?= |$)/', 'FSGUARD ********', (string)$line);
+		}
+	}
+
 //the state directory (registrations.json, whitelist.json)
 	if (!function_exists('fsguard_state_dir')) {
 		function fsguard_state_dir($settings) {
