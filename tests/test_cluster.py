@@ -286,3 +286,18 @@ def test_benchmark_quick_runs() -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("RESULT ") and re.search(r"\d+\.\d+x", last) and " 0 missing" in last, last
+
+
+def test_cluster_drill_simulate_three_nodes(capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+
+    from fsguard.cli import main
+
+    if why:
+        pytest.skip(why)
+    before = set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split())
+    assert main(["--json", "drill", "--simulate", "--nodes", "3"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["passed"] and rep["nodes"] == 3 and {c["step"] for c in rep["checks"]} == {0, 1, 2, 3, 4}
+    after = set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split())
+    assert not [n for n in after - before if n.startswith("fsgc-")]  # everything it made is gone

@@ -57,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
                  or (d.startswith("orphan namespace") and not d.endswith(" removed"))]
         emit(args, {"cleaned": done, "ok": not stuck}, "\n".join(done) or "nothing left over")
         return int(Exit.OK if not stuck else Exit.DRILL_FAILED)
+    if args.nodes > 1:  # cluster: N simulated nodes on a private PostgreSQL (fsguard.cluster.drill)
+        from fsguard.cluster import drill as cluster_drill
+
+        rep = cluster_drill.run(args.nodes)
+        emit(args, rep.as_dict(), rep.text())
+        return int(Exit.OK if rep.passed else Exit.DRILL_FAILED)
     missing = [t for t in ("ip", "nft" if args.backend == "nftables" else "iptables", "fail2ban-server")
                if shutil.which(t) is None]
     if missing:
@@ -98,5 +104,6 @@ def register(sub: Any) -> None:
     p.add_argument("--backend", choices=("nftables", "iptables"), default="nftables",
                    help="firewall backend of the simulated PBX (default nftables)")
     p.add_argument("--step", action="append", choices=("1", "2", "3", "4"), help="run only this step (repeatable)")
+    p.add_argument("--nodes", type=int, default=1, help="with --simulate, N>1: the cluster drill (fsguard.cluster)")
     p.set_defaults(func=run)
 

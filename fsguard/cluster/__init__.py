@@ -76,6 +76,9 @@ def connect(cfg: Config, timeout: int = 3) -> Store:
         raise StoreError(f"cannot connect to PostgreSQL: {str(exc).strip()}") from None
     conn.autocommit = True
     store = Store(conn, "pgsql")
+    where = (params.get("host"), params.get("port"), params.get("dbname"))
+    if where in _migrated:
+        return store
     try:
         with store.transaction():  # nodes starting together: one creates the tables, the others wait
             store.query("select pg_advisory_xact_lock(hashtext('fsguard migrate'))")
@@ -83,4 +86,8 @@ def connect(cfg: Config, timeout: int = 3) -> Store:
     except Exception:
         store.close()
         raise
+    _migrated.add(where)  # once per process and database: later connections are just a connect
     return store
+
+
+_migrated: set[tuple[Any, Any, Any]] = set()
