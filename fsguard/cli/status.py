@@ -113,7 +113,24 @@ def collect(now: float | None = None) -> StatusResult:
     return result
 
 
+def run_audit(args: argparse.Namespace) -> int:
+    from fsguard.install import audit, target
+
+    try:
+        t = target.detect(args.root)
+    except target.PreflightError as exc:
+        emit(args, {"audit": "failed", "error": str(exc)}, f"audit: {exc}")
+        return int(Exit.PREFLIGHT_FAILED)
+    found = audit.audit(t)
+    text = "\n".join(f"FAIL  {f.path}: {f.problem}\n      fix: {f.fix}" for f in found)
+    emit(args, {"audit": "clean" if not found else "findings", "findings": found},
+         text or f"audit: clean (everything root runs or reads under {args.root} is root's alone)")
+    return int(Exit.OK if not found else Exit.PREFLIGHT_FAILED)
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "audit", False):
+        return run_audit(args)
     result = collect()
     width = max(len(c.name) for c in result.checks)
     text = "\n".join(f"{c.state.upper():4}  {c.name:<{width}}  {c.detail}" for c in result.checks)
@@ -123,4 +140,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     p = sub.add_parser("status", help="is every stage of fsguard in place?")
+    p.add_argument("--audit", action="store_true", help="ownership and modes of everything root runs or reads, "
+                                                        "each problem with its fix")
+    p.add_argument("--root", default="/", help="with --audit: a target tree instead of this host")
     p.set_defaults(func=run)
