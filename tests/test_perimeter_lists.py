@@ -120,13 +120,25 @@ def test_memberships(tmp_path: Path) -> None:
     got = membership.memberships(cfg, "198.51.100.9", store=store)
     kinds = {(m.list_name, m.source) for m in got}
     assert kinds == {("whitelist", "allow"), ("blacklist", "deny"), ("feed", "local"),
-                     ("country", "RIR delegation files"), ("decision", "firewall")}
+                     ("country", "RIR delegation files"), ("carrier-rule", "firewall"), ("decision", "firewall")}
+    assert any(m.detail.startswith("not a carrier: refused on port 5080 by the carrier rule (1 carrier(s) known, "
+                                   "from config") for m in got)
     assert got[-1].detail == "accepted on the SIP ports: admin whitelist"  # the whitelist wins
     assert any("outside the allowed countries (NL)" in m.detail for m in got)
     assert any(m.detail == "admin whitelist 198.51.100.9/32 (customer)" for m in got)
     car = membership.memberships(cfg, "203.0.113.7", store=store)
     assert ("carrier", "config") in {(m.list_name, m.source) for m in car}
     assert any("in an allowed country" in m.detail for m in car)
+    assert any(m.detail == "a carrier: accepted on port 5080 by the carrier rule" for m in car)
+    # no list at all: the decision names the carrier rule on 5080 (and the country rule)
+    other = membership.memberships(cfg, "45.2.2.2", store=store)
+    assert other[-1].detail.endswith("; not a carrier: refused on port 5080 by the carrier rule"), other[-1]
+    # no carrier known: 5080 is open, and why says so
+    (tmp_path / "o").mkdir()
+    open_cfg = _cfg(tmp_path / "o", "[feeds]\nvoipbl = no\n")
+    opened = membership.memberships(open_cfg, "45.2.2.2")
+    assert any(m.detail == "port 5080 open to every address: no carrier rule (no carrier is known)" for m in opened)
+    assert opened[-1].detail == "accepted on the SIP ports (no list matches)"
     with pytest.raises(ValueError):
         membership.memberships(cfg, "not-an-ip", store=store)
     store.close()

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Membership:
-    list_name: str  # whitelist | blacklist | registration | feed | country | carrier | ipv6-prefix | decision
+    list_name: str  # whitelist | blacklist | registration | feed | country | carrier | carrier-rule | ipv6-prefix
+    #                 | decision
     source: str  # allow | deny | <feed name> | RIR delegation files | config | fusionpbx:<acl> | freeswitch
     detail: str
 
@@ -62,6 +63,7 @@ def memberships(cfg: Config, ip: str, *, store: Store | None = None) -> list[Mem
         for c in carr:
             if c.family == fam and c.start <= value <= c.end:
                 out.append(Membership("carrier", c.source, f"carrier {c.cidr} ({c.label})"))
+        out.append(_carrier_rule(cfg, carr, any(m.list_name == "carrier" for m in out)))
     for name, fams in feeds.all_cached(cfg).items():
         for lo, hi in fams[fam]:
             if lo <= value <= hi:
@@ -85,6 +87,23 @@ def memberships(cfg: Config, ip: str, *, store: Store | None = None) -> list[Mem
                                   f"outside the allowed countries ({codes}): refused on the country ports"))
     out.append(Membership("decision", "firewall", decide(out)))
     return out
+
+
+def _carrier_rule(cfg: Config, carr: list[carriers.Carrier], is_carrier: bool) -> Membership:
+    """The carrier rule on the carrier ports (5080), as the ruleset applies it (ruleset.py:
+    ``carrier_rule`` auto = on when any carrier is known)."""
+    mode = settings.FIREWALL_CARRIER_RULE.get(cfg) or "auto"
+    ports = "/".join(settings.FIREWALL_CARRIER_PORTS.get(cfg)) or "-"
+    active = mode == "on" or (mode == "auto" and bool(carr))
+    sources = ", ".join(sorted({c.source for c in carr})) or "none"
+    if not active:
+        why = "[firewall] carrier_rule = off" if mode == "off" else "no carrier is known"
+        return Membership("carrier-rule", "firewall", f"port {ports} open to every address: no carrier rule ({why})")
+    if is_carrier:
+        return Membership("carrier-rule", "firewall", f"a carrier: accepted on port {ports} by the carrier rule")
+    return Membership("carrier-rule", "firewall",
+                      f"not a carrier: refused on port {ports} by the carrier rule ({len(carr)} carrier(s) "
+                      f"known, from {sources}; carrier_rule = {mode})")
 
 
 def _prefix_ban(cfg: Config, ip: str) -> str | None:
@@ -116,6 +135,9 @@ def decide(found: list[Membership]) -> str:
     for kind, text in _ORDER:
         if kind in kinds:
             return text
+    # nothing accepted or dropped it on every port: the port rules decide, each on its own ports
+    refused = [m.detail for m in found if m.list_name == "carrier-rule" and m.detail.startswith("not a carrier")]
+    carrier = ("; " + refused[0].split(" (")[0]) if refused else ""
     if any(m.list_name == "country" and m.detail.startswith("outside") for m in found):
-        return "dropped on the country ports: outside the allowed countries"
-    return "accepted on the SIP ports (no list matches; the carrier ports take carriers only)"
+        return "dropped on the country ports: outside the allowed countries" + carrier
+    return "accepted on the SIP ports (no list matches)" + carrier
