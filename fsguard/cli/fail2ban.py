@@ -55,7 +55,7 @@ def _ip(text: str) -> str | None:
         return None
 
 
-def _load() -> Any:
+def _load() -> Config:
     return fsconfig.load()
 
 

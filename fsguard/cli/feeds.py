@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from fs_python import config as config_mod
@@ -14,7 +15,7 @@ from fsguard.cli.exitcodes import Exit
 from fsguard.cli.output import emit, error
 
 
-def _progress(args: argparse.Namespace) -> Any:
+def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
     if getattr(args, "quiet", False):
         return None
 

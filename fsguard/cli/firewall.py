@@ -11,7 +11,7 @@ from fsguard.cli.exitcodes import Exit
 from fsguard.cli.output import emit, error
 
 
-def _cfg() -> Any:
+def _cfg() -> config_mod.Config:
     return config_mod.load()
 
 
