@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     from fsguard.f2b import token
 
     cfg = config.load()
-    rot = token.Rotation(cfg.path, Path(args.fail2ban_dir), cfg.get("fail2ban", "socket", ""), cfg.state_dir)
+    rot = token.Rotation(cfg.path, Path(args.fail2ban_dir), cfg.get("fail2ban", "socket"), cfg.state_dir)
     try:
         token.begin(rot, args.grace)
         time.sleep(max(0.0, args.grace))  # FreeSWITCH re-reads the config within a few seconds
