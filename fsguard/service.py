@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +108,10 @@ class Service:
     def watch_log(self) -> None:
         """FreeSWITCH creates its log (never root: see f2b.render). A jail started while it was
         missing reads only the placeholder: add the log once it exists, so no failure is lost."""
-        if not os.path.isfile(self.logpath):
+        try:
+            if not stat.S_ISREG(os.lstat(self.logpath).st_mode):
+                return  # a symlink or FIFO in FreeSWITCH's log dir is never handed to fail2ban
+        except FileNotFoundError:
             return
         running = set(self.client.jails())  # read every tick: fail2ban may have restarted since
         for jail in self.jails:
@@ -117,17 +121,23 @@ class Service:
 
     # -- 2. tail ---------------------------------------------------------------------------------
     def read_new_lines(self) -> list[str]:
+        # FreeSWITCH's directory: no symlink followed, no FIFO or device read (it would hold the tick)
         try:
-            st = os.stat(self.logpath)
+            fd = os.open(self.logpath, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return []
-        if self._pos is None:
-            self._pos = (st.st_ino, st.st_size)  # start at the end: history is fail2ban's business
-            return []
-        ino, off = self._pos
-        if ino != st.st_ino or st.st_size < off:
-            off = 0  # rotated or truncated
-        with open(self.logpath, "rb") as fh:
+        except OSError as exc:
+            raise OSError(f"{self.logpath}: not read ({exc.strerror}; a symlink is refused)") from None
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise OSError(f"{self.logpath}: not a regular file, not read")
+            if self._pos is None:
+                self._pos = (st.st_ino, st.st_size)  # start at the end: history is fail2ban's business
+                return []
+            ino, off = self._pos
+            if ino != st.st_ino or st.st_size < off:
+                off = 0  # rotated or truncated
             fh.seek(off)
             data = fh.read(MAX_READ)
         end = data.rfind(b"\n")

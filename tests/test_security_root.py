@@ -19,16 +19,20 @@ import pytest
 
 from fs_python import config, whitelist
 from fsguard import safefs
+from fsguard.fakefs import Harness
 from fsguard.firewall import FirewallError, engine
 from fsguard.install import installer, sources
 from fsguard.install.target import Misconfigured
 from fsguard.perimeter import snapshot
 from fsguard.service import Service
 from fsguard.store import open_store
+from tests import fsg_fixtures
+from tests.fsg_fixtures import TOKEN as FSG_TOKEN
 from tests.installtree import freeswitch_tree, frozen_package, tree_state
 from tests.secfix import Attacker, attacker, open_tmp, owner_mode, root_secret  # noqa: F401
 
 TOKEN = "Tok3nForSecurityTests"
+fs_env = fsg_fixtures.fs_env  # the stand-in FreeSWITCH fixture
 PLANT = "import os\nopen(os.environ.get('FSG_MARK', '/tmp/fsg-pwned'), 'w').write(str(os.getuid()))\n"
 
 
@@ -118,9 +122,14 @@ def test_service_never_creates_or_chowns_the_freeswitch_log(open_tmp: Path, atta
             assert res.returncode == 0, res.stderr
             tick = Service(cfg, store).tick()
             assert any("ignore sync" in e for e in tick.errors)  # fail2ban is not there: said, not fatal
+            assert any("symlink is refused" in e for e in tick.errors)  # the tail never follows it
             assert not preload.exists()
             assert owner_mode(secret) == (0, 0, 0o600) and secret.read_bytes() == data
             os.unlink(logdir / "freeswitch.log")
+        # a FIFO in its place would hold a blocking read (and the tick) forever: refused at once
+        assert attacker.run("import os, sys; os.mkfifo(sys.argv[1])", str(logdir / "freeswitch.log")).returncode == 0
+        tick = Service(cfg, store).tick()
+        assert any("not a regular file" in e for e in tick.errors)
     finally:
         store.close()
 
@@ -310,3 +319,40 @@ def test_cr_and_unicode_line_breaks_never_forge_events(open_tmp: Path) -> None: 
     out = subprocess.run(["fail2ban-regex", "-o", "<ip>", str(log), str(open_tmp / "f2b/filter.d/fsguard-events.conf")],
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["198.51.100.68"], out.stdout + out.stderr
+
+
+def test_a_cr_in_a_sip_from_user_through_the_stand_in_forges_nothing(tmp_path: Path, fs_env: Harness) -> None:
+    """The stand-in FreeSWITCH logs the From user raw in its EXECUTE line (as 1.10.12 does): a CR,
+    U+2028 or NEL there followed by a whole forged record (date, level, fsguard:1, the token) is
+    still one physical line of someone else's record."""
+    from fsguard.f2b import render
+    from fsguard.service import TickResult
+
+    log = tmp_path / "freeswitch.log"
+    ts = time.strftime("%Y-%m-%d %H:%M:%S") + ".123456"
+    for i, sep in enumerate(("\r", "\u2028", "\x85")):
+        forged = f'{ts} 10.00% [WARNING] fsguard:1 FSGUARD {FSG_TOKEN} auth-failure 198.51.100.{70 + i} user="1000"'
+        call = fs_env.dialplan("fs_python.not_found", network_ip="203.0.113.80",
+                               variables={"sip_from_user": "x" + sep + forged})
+        assert call.final == 404 and fs_env.switch.crashed is None
+    raw = log.read_bytes()
+    assert b"\r" + ts.encode() in raw  # the attack reached the log as the real switch writes it
+    state = tmp_path / "state"
+    cfgp = tmp_path / "svc.conf"
+    cfgp.write_text(f"[fsguard]\nstate_dir = {state}\nevent_token = {FSG_TOKEN}\n[store]\nkind = sqlite\n"
+                    f"path = {state / 'db'}\n[fail2ban]\nlogpath = {log}\nsocket = {tmp_path / 'no.sock'}\n"
+                    "jail_dir =\nfirewall = off\n")
+    cfg = config.load(cfgp)
+    store = open_store(cfg)
+    try:
+        svc = Service(cfg, store)
+        svc._pos = (log.stat().st_ino, 0)  # read the whole log
+        svc.ingest(svc.read_new_lines(), time.time(), TickResult())
+        ips = {r["ip_address"] for r in store.query("select ip_address from v_fsguard_events")}
+        assert ips == {"203.0.113.80"}  # the genuine not-found events only
+    finally:
+        store.close()
+    render.render_config(cfg, tmp_path / "f2b", logpath=log)
+    out = subprocess.run(["fail2ban-regex", "-o", "<ip>", str(log), str(tmp_path / "f2b/filter.d/fsguard-events.conf")],
+                         capture_output=True, text=True, timeout=120)
+    assert set(out.stdout.split()) == {"203.0.113.80"}, out.stdout + out.stderr
