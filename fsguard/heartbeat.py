@@ -17,11 +17,10 @@ STALE_AFTER = 120.0  # seconds: many ticks (5 s) missed, or a tick stuck
 
 
 def beat(state_dir: Path, now: float, errors: int) -> None:
-    path = Path(state_dir) / NAME
-    tmp = path.with_name(f".{NAME}.{os.getpid()}")
+    from fsguard import safefs
+
     try:
-        tmp.write_text(json.dumps({"time": now, "pid": os.getpid(), "errors": errors}), encoding="utf-8")
-        os.replace(tmp, path)
+        safefs.write_text(Path(state_dir) / NAME, json.dumps({"time": now, "pid": os.getpid(), "errors": errors}))
     except OSError:
         pass  # a full or read-only state dir must not stop the loop; status then reports it stale
 

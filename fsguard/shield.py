@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,11 +90,9 @@ class Shield:
 
     def _write(self) -> None:
         data = {"version": 1, "suspended": [s.row() for s in sorted(self.suspended.values(), key=lambda s: s.ip)]}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name("." + self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, self.path)
+        from fsguard import safefs
+
+        safefs.write_text(self.path, json.dumps(data, separators=(",", ":")), 0o644, create_dirs=True)
         self._dirty = False
 
     def active(self, now: float | None = None) -> set[str]:

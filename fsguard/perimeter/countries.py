@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fsguard import settings
+from fsguard import safefs, settings
 from fsguard.perimeter.addr import Range, ip_to_int, merge
 from fsguard.perimeter.fetch import FetchError, http_get, is_local, read_local
 
@@ -120,10 +120,8 @@ def refresh(cfg: Config, *, force: bool = False) -> CountryData:
                 elif b"|" not in got.body[:4096]:
                     raise FetchError("not a delegation file")
                 else:
-                    tmp = raw.with_name("." + raw.name + ".tmp")
-                    tmp.write_bytes(got.body)
-                    os.replace(tmp, raw)
-                    meta_path.write_text(json.dumps({"etag": got.etag, "last_modified": got.last_modified}))
+                    safefs.write_file(raw, got.body, 0o644)
+                    safefs.write_text(meta_path, json.dumps({"etag": got.etag, "last_modified": got.last_modified}))
             except (FetchError, OSError, ValueError) as exc:
                 data.errors.append(f"{source}: {exc}")
         if not raw.exists():
@@ -137,9 +135,7 @@ def refresh(cfg: Config, *, force: bool = False) -> CountryData:
     doc = {"version": 1, "written": time.time(), "countries": codes, "sources_ok": data.sources_ok,
            "errors": data.errors, "v4": [v for r in data.ranges[4] for v in r],
            "v6": [v for r in data.ranges[6] for v in r]}
-    tmp = d / ".allowed.json.tmp"
-    tmp.write_text(json.dumps(doc, separators=(",", ":")))
-    os.replace(tmp, d / "allowed.json")
+    safefs.write_text(d / "allowed.json", json.dumps(doc, separators=(",", ":")), 0o644, create_dirs=True)
     return data
 
 
