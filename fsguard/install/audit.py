@@ -12,6 +12,7 @@ registrations snapshot from ``<state_dir>/fs``.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 from dataclasses import dataclass
@@ -103,11 +104,14 @@ def audit(t: Target) -> list[Finding]:
         cfg = fsconfig.load(cfg_real) if cfg_real.exists() else None
     except fsconfig.ConfigError:
         cfg = None
-    pypath = cfg.get("fail2ban", "pythonpath") if cfg is not None else ""
-    if pypath:
-        from fsguard.install import trust
-        from fsguard.install.target import Misconfigured
+    from fsguard.install import trust
+    from fsguard.install.target import Misconfigured
 
+    pypaths = {cfg.get("fail2ban", "pythonpath")} if cfg is not None else set()
+    jail = t.r("/etc/fail2ban/jail.d/fsguard.local")
+    if jail.is_file():  # what the running fail2ban was actually given (an older install's render)
+        pypaths |= set(re.findall(r'pythonpath="([^"]*)"', jail.read_text(encoding="utf-8", errors="replace")))
+    for pypath in sorted(p for p in pypaths if p):
         try:
             trust.check_pythonpath(t, pypath)
         except Misconfigured as exc:

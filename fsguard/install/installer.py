@@ -448,9 +448,7 @@ def render(root: str | Path, *, kind: str = "") -> Result:
             data = d.edit(real.read_bytes())
         else:
             data = d.content
-        real.parent.mkdir(parents=True, exist_ok=True)
-        real.write_bytes(data)
-        real.chmod(d.mode)
+        safefs.write_file(real, data, d.mode, create_dirs=True)  # no symlink followed, mode on the fd
         res.files.append({"path": d.path, "action": "rendered", "reason": ""})
     res.changed = True
     return res
