@@ -139,3 +139,35 @@ def test_apiban_key_never_in_an_error_or_a_row(srv: Server, tmp_path: Path) -> N
         assert rows and not any(key in str(v) for r in rows for v in r.values())
     finally:
         store.close()
+
+
+def test_a_silent_tls_server_is_cut_at_the_deadline() -> None:
+    """An https feed whose server accepts and never answers the TLS handshake."""
+    import socket
+    import threading
+
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = lsock.accept()
+            except OSError:
+                return
+            held.append(conn)  # never answers
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(FetchError, match="deadline|timed out"):
+            http_get(f"https://127.0.0.1:{lsock.getsockname()[1]}/feed", timeout=60, retries=0, deadline=2)
+        assert time.monotonic() - t0 < 30
+    finally:
+        stop.set()
+        lsock.close()
+        for c in held:
+            c.close()

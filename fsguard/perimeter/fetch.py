@@ -175,16 +175,17 @@ def _get_once(url: str, hdrs: dict[str, str], timeout: float, deadline: float, m
                                                context=ssl.create_default_context())
         else:
             conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=min(timeout, left))
-        dog: _Watchdog | None = None
+        # armed before connect: the TCP connect is bounded by its timeout, and http.client keeps the
+        # plain socket in conn.sock during the TLS handshake, so a stalled handshake is cut too
+        dog = _Watchdog(conn, deadline - time.monotonic())
         try:
             try:
                 conn.connect()
-                dog = _Watchdog(conn, deadline - time.monotonic())
                 target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
                 conn.request("GET", target, headers=hdrs)
                 resp = conn.getresponse()
             except (OSError, http.client.HTTPException) as exc:
-                if dog is not None and dog.fired:
+                if dog.fired:
                     raise FetchError("download took longer than its deadline (gave up)") from None
                 raise _Retryable(f"{type(exc).__name__}: {str(exc)[:200]}") from None
             status = resp.status
@@ -206,15 +207,14 @@ def _get_once(url: str, hdrs: dict[str, str], timeout: float, deadline: float, m
             except FetchError:
                 raise
             except (OSError, http.client.HTTPException, zlib.error) as exc:
-                if dog is not None and dog.fired:
+                if dog.fired:
                     raise FetchError("download took longer than its deadline (gave up)") from None
                 raise FetchError(f"{type(exc).__name__}: {str(exc)[:200]}") from None
             return Fetched(status, body, etag=resp.getheader("ETag") or "",
                            last_modified=resp.getheader("Last-Modified") or "",
                            headers={k: v for k, v in resp.getheaders()})
         finally:
-            if dog is not None:
-                dog.cancel()
+            dog.cancel()
             conn.close()
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
