@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -50,3 +51,10 @@ def test_ban_rows_record_the_kernel_outcome(tmp_path: Path, netns: str) -> None:
         store.close()
     assert (ok["ban_status"], ok["kernel_status"]) == ("banned", "added")
     assert bad["kernel_status"].startswith("failed: ") and bad["kernel_status"].isprintable()
+    # `fsguard why` says so too
+    why = subprocess.run([sys.executable, "-m", "fsguard.cli", "--config", str(cfg.path), "why", "198.51.100.32"],
+                         capture_output=True, text=True, timeout=60)
+    assert "NOT in the kernel set (failed: " in why.stdout, why.stdout + why.stderr
+    why_ok = subprocess.run([sys.executable, "-m", "fsguard.cli", "--config", str(cfg.path), "why", "198.51.100.31"],
+                            capture_output=True, text=True, timeout=60)
+    assert "fsguard-auth" in why_ok.stdout and "NOT in the kernel" not in why_ok.stdout

@@ -96,7 +96,9 @@ def why_text(r: WhyResult) -> str:
         out.append(f"  list {m['list']} ({m['source']}): {m['detail']}")
     for b in r.bans:
         out.append(f"  ban [{b['jail']}] {b['ban_status']} from {_fmt(b['ban_start'])} until {_fmt(b['ban_end'])}"
-                   f" after {b['failure_count']} failures" + (" (restored)" if b.get("restored") else ""))
+                   f" after {b['failure_count']} failures" + (" (restored)" if b.get("restored") else "")
+                   + (f" -- NOT in the kernel set ({_safe(str(b['kernel_status']))})"
+                      if str(b.get("kernel_status") or "").startswith("failed") else ""))
         users = json.loads(b.get("user_names") or "[]")
         agents = json.loads(b.get("user_agents") or "[]")
         if users:
