@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -19,18 +20,24 @@ from fsguard.store import open_store
 from tests.test_perimeter_feeds import FEED, Server, _cfg, srv  # noqa: F401
 
 
-def _drip(h: BaseHTTPRequestHandler, n: int) -> None:
-    """1 byte a second: every read succeeds, so only a wall-clock deadline stops it."""
-    h.send_response(200)
-    h.send_header("Content-Length", "100")
-    h.end_headers()
-    try:
-        for _ in range(100):
-            h.wfile.write(b"4")
-            h.wfile.flush()
-            time.sleep(1)
-    except OSError:
-        pass
+def drip(total: int, done: list[bool] | None = None) -> Callable[[BaseHTTPRequestHandler, int], None]:
+    """A route sending ``total`` bytes at 1 byte a second: every read succeeds, so only a
+    wall-clock deadline stops the download. ``done`` gets True if the server ever finishes."""
+
+    def send(h: BaseHTTPRequestHandler, n: int) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", str(total))
+        h.end_headers()
+        try:
+            for _ in range(total):
+                h.wfile.write(b"4")
+                h.wfile.flush()
+                time.sleep(1)
+        except OSError:
+            return
+        if done is not None:
+            done.append(True)
+    return send
 
 
 def _drip_headers(h: BaseHTTPRequestHandler, n: int) -> None:
@@ -46,7 +53,7 @@ def _drip_headers(h: BaseHTTPRequestHandler, n: int) -> None:
 
 
 def test_slow_drip_is_cut_at_the_deadline(srv: Server) -> None:  # noqa: F811
-    srv.routes["/drip"] = _drip
+    srv.routes["/drip"] = drip(100)
     srv.routes["/drip-headers"] = _drip_headers
     for path in ("/drip", "/drip-headers"):
         t0 = time.monotonic()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from fs_python import config
 from fsguard import jobs, queue
 from fsguard.store import Store, open_store
+from tests.test_feed_attacks import drip
 from tests.test_perimeter_feeds import FEED, Server, srv  # noqa: F401
 
 
@@ -71,21 +71,8 @@ def test_refresh_runs_in_a_child_and_reports_later(srv: Server, tmp_path: Path) 
 
 
 def test_a_stalling_feed_never_holds_the_tick_and_is_stopped_at_the_limit(srv: Server, tmp_path: Path) -> None:  # noqa: F811
-    done = []
-
-    def drip(h: BaseHTTPRequestHandler, n: int) -> None:
-        h.send_response(200)
-        h.send_header("Content-Length", "1000")
-        h.end_headers()
-        try:
-            for _ in range(1000):
-                h.wfile.write(b"4")
-                h.wfile.flush()
-                time.sleep(1)
-        except OSError:
-            pass
-        done.append(True)
-    srv.routes["/feed"] = drip
+    done: list[bool] = []
+    srv.routes["/feed"] = drip(1000, done)
     cfg = _cfg(tmp_path, f"{srv.url}/feed")
     store = open_store(cfg)
     try:
