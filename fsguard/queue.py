@@ -110,14 +110,21 @@ def unban(cfg: Config, store: Store, req: Request) -> str:
 
 def _list_add(cfg: Config, store: Store, req: Request) -> str:
     from fsguard.ops import lists as ops_lists
+    from fsguard.ops import perimeter
     from fsguard.perimeter.lists import ListError
 
-    try:
+    try:  # the entry, its unban and the whitelist snapshot now; the ruleset load in the background
         res = ops_lists.change(cfg, store, req.action, "add", req.argument, label=req.label, expires=req.expires,
-                               by=f"GUI user {req.requested_by or '?'}")
+                               apply=False, by=f"GUI user {req.requested_by or '?'}")
     except ListError as exc:
         raise QueueError(str(exc)) from None
-    return res.message()
+    msg = res.message()
+    if perimeter.applied_before(cfg):
+        store.insert("v_fsguard_actions", {"action_name": "firewall_apply", "action_argument": "",
+                                           "action_label": "", "action_status": "pending",
+                                           "requested_by": req.requested_by})
+        msg += "; firewall re-apply queued (runs in the background)"
+    return msg
 
 
 def feeds_update(cfg: Config, store: Store, req: Request) -> str:
