@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,6 @@ def test_ban_expires(lab: Lab, tmp_path: Path) -> None:
     cfg.parser.set("firewall", "ban_grace", "0")
     bans.add_ban(cfg, "198.18.7.10", 1, netns=lab.pbx)
     assert bans.is_banned(cfg, "198.18.7.10", netns=lab.pbx)
-    import time
-
     time.sleep(1.6)
     assert not bans.is_banned(cfg, "198.18.7.10", netns=lab.pbx)
 
@@ -149,3 +148,26 @@ def test_registry_one_class_per_backend(tmp_path: Path) -> None:
     for name in registry.BACKENDS:
         b = registry.get(_cfg(tmp_path, name))
         assert isinstance(b, backend.Backend) and b.name == name
+
+
+def test_accept_sync_diff_dry_run(tmp_path: Path) -> None:
+    from fsguard.firewall import accept, registry
+
+    cfg = _cfg(tmp_path, "dry-run")
+    sync = accept.AcceptSync(cfg)
+    t0 = time.time()
+    rows = [{"ip": "198.51.100.7", "expires": t0 + 600}, {"ip": "2001:db8::7", "expires": t0 + 600},
+            {"ip": "not-an-ip", "expires": t0 + 600}, {"ip": "198.51.100.8", "expires": t0 - 1}]
+    res = sync.sync(rows, t0)
+    assert sorted(res.added) == ["198.51.100.7", "2001:db8::7"] and res.loaded
+    assert sync.sync(rows, t0 + 5).skipped  # nothing changed: the kernel is not asked
+    backend = registry.get(cfg)
+    assert backend.test("reg4", bans.parse_ip("198.51.100.7"), None)
+    rows[0]["expires"] = t0 + 1200  # re-registered: the kernel timeout is refreshed
+    assert sync.sync(rows, t0 + 10).refreshed == 1
+    res = sync.sync(rows[1:], t0 + 15)  # unregistered: kept for the grace, then deleted
+    assert not res.removed and not res.skipped
+    assert sync.sync(rows[1:], t0 + 15 + accept.grace(cfg)).removed == ["198.51.100.7"]
+    assert not backend.test("reg4", bans.parse_ip("198.51.100.7"), None)
+    cfg.parser.set("firewall", "registered_accept", "no")
+    assert not accept.AcceptSync(cfg).sync(rows, t0).loaded
