@@ -59,7 +59,10 @@ def shielded(cfg: Config, net: ipaddress.IPv6Network, now: float | None = None) 
         regs = doc.get("registrations", []) if isinstance(doc, dict) else []
     except (OSError, ValueError, AttributeError):
         regs = []
-    for row in regs if isinstance(regs, list) else []:
+    from fsguard.firewall.accept import cluster_rows
+
+    regs = (list(regs) if isinstance(regs, list) else []) + cluster_rows(cfg)  # other nodes' customers
+    for row in regs:
         try:
             addr = ipaddress.ip_address(str(row.get("ip", "")))
             live = float(row.get("expires", 0) or 0) > now
