@@ -16,7 +16,7 @@ def _cfg() -> config_mod.Config:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from fsguard.firewall import FirewallError, engine, ipt, nft
+    from fsguard.firewall import FirewallError, engine, registry
 
     cfg = _cfg()
     try:
@@ -24,13 +24,8 @@ def _render(args: argparse.Namespace) -> int:
     except (FirewallError, ValueError) as exc:
         error(str(exc))
         return int(Exit.CONFIG_ERROR)
-    backend = args.backend or engine.get_backend(cfg).name
-    if backend == "iptables":
-        text = ("# ipset restore\n" + ipt.render_ipset(rs) + "# iptables-restore --noflush\n"
-                + ipt.render_rules(rs, 4, add_jump=True) + "# ip6tables-restore --noflush\n"
-                + ipt.render_rules(rs, 6, add_jump=True))
-    else:
-        text = nft.render(rs)
+    chosen = registry.create(args.backend, cfg) if args.backend else engine.get_backend(cfg)
+    backend, text = chosen.name, chosen.render(rs)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as fh:
             fh.write(text)

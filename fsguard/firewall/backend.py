@@ -68,6 +68,10 @@ class Backend:
     def commit(self, rs: Ruleset, netns: str | None, state: Path) -> None:
         raise NotImplementedError
 
+    def render(self, rs: Ruleset) -> str:
+        """What ``commit`` would load, as text for a person (``fsguard firewall render``)."""
+        raise NotImplementedError
+
     def verify(self, netns: str | None) -> bool:
         return True
 

@@ -40,6 +40,9 @@ class DryRunBackend(Backend):
             write_state(d / f"fsguard.iptables{'' if fam == 4 else '6'}", ipt.render_rules(rs, fam, add_jump=True))
         self._record(f"commit {sum(rs.summary().values())} set elements")
 
+    def render(self, rs: Ruleset) -> str:
+        return nft.render(rs)
+
     def remove(self, netns: str | None) -> bool:
         self._record("remove")
         return False

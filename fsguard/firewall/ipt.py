@@ -255,6 +255,11 @@ class IptBackend(Backend):
         for fam, text in load(rs, netns).items():
             write_state(state / f"rendered.iptables{'' if fam == 4 else '6'}", text)
 
+    def render(self, rs: Ruleset) -> str:
+        return ("# ipset restore\n" + render_ipset(rs) + "# iptables-restore --noflush\n"
+                + render_rules(rs, 4, add_jump=True) + "# ip6tables-restore --noflush\n"
+                + render_rules(rs, 6, add_jump=True))
+
     def verify(self, netns: str | None) -> bool:
         return has_jump(4, netns) and has_jump(6, netns)
 

@@ -287,6 +287,9 @@ class NftBackend(Backend):
         write_state(state / "rendered.nft", script)
         load(script, netns, check_script=render(rs, existing, sample=500))
 
+    def render(self, rs: Ruleset) -> str:
+        return render(rs)
+
     def verify(self, netns: str | None) -> bool:
         return {"input", "sip4", "sip6"} <= set(existing_objects(netns)["chains"])
 

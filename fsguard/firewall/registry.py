@@ -30,7 +30,15 @@ def backend_name(cfg: Config) -> str:
     return name
 
 
-def get(cfg: Config) -> Backend:
-    module, _, cls = BACKENDS[backend_name(cfg)].partition(":")
+def create(name: str, cfg: Config) -> Backend:
+    """The backend called ``name`` (one of :data:`BACKENDS`), configured by ``cfg``."""
+    if name not in BACKENDS:
+        raise FirewallError(f"unknown firewall backend {name!r}: one of {', '.join(BACKENDS)}")
+    module, _, cls = BACKENDS[name].partition(":")
     backend: Backend = getattr(importlib.import_module(module), cls)(cfg)
     return backend
+
+
+def get(cfg: Config) -> Backend:
+    """The configured backend (``[firewall] backend``)."""
+    return create(backend_name(cfg), cfg)
