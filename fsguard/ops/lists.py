@@ -43,9 +43,10 @@ class ListChange(Result):
         else:
             head = f"{self.cidr} is not on the {self.list_name} list"
         parts = [head] + ([self.unban.message()] if self.unban and self.unban.found else [])
-        if self.firewall in ("re-applied",) or self.firewall.startswith("NOT"):
+        if self.firewall == "re-applied" or self.firewall.startswith("NOT"):
             parts.append(f"firewall {self.firewall}")
         return "; ".join(parts + self.notes)
+
 
 def change(cfg: Config, store: Store, list_name: str, action: str, cidr: str, *, label: str = "",
            expires: float | None = None, apply: bool = True, by: str = "operator") -> ListChange:
