@@ -169,9 +169,5 @@ def test_accept_sync_diff_dry_run(tmp_path: Path) -> None:
     assert not res.removed and not res.skipped
     assert sync.sync(rows[1:], t0 + 15 + accept.grace(cfg)).removed == ["198.51.100.7"]
     assert not backend.test("reg4", bans.parse_ip("198.51.100.7"), None)
-    # another cluster node's customer (root's cluster-registrations.json) is accepted here too
-    (cfg.state_dir / "cluster-registrations.json").write_text(
-        '{"registrations": [{"ip": "203.0.113.44", "expires": %d, "node": "b"}]}' % (t0 + 600))
-    assert sync.sync(rows[1:], t0 + 20 + accept.grace(cfg)).added == ["203.0.113.44"]
     cfg.parser.set("firewall", "registered_accept", "no")
     assert not accept.AcceptSync(cfg).sync(rows, t0).loaded

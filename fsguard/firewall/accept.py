@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fs_python import whitelist
 from fs_python.whitelist import parse_ip
 from fsguard.firewall import registry
 from fsguard.firewall.backend import Addr, reg_set
@@ -46,17 +45,6 @@ def grace(cfg: Config) -> int:
     from fsguard import settings
 
     return max(0, settings.FIREWALL_REGISTRATION_GRACE.get(cfg))
-
-
-def cluster_rows(cfg: Config) -> list[Mapping[str, object]]:
-    """Other cluster nodes' live registrations (root's own file, written by ``fsguard.cluster``):
-    a customer registered on another node is accepted here too, as ``fsguard why`` says."""
-    try:
-        doc = whitelist.read_json(cfg.state_dir / whitelist.CLUSTER_REGISTRATIONS_FILE)
-    except (OSError, ValueError):  # none (no cluster) or unreadable: this node's own rows still count
-        return []
-    rows = doc.get("registrations", []) if isinstance(doc, dict) else []
-    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
 
 def wanted(rows: Iterable[Mapping[str, object]], now: float) -> dict[Addr, float]:
@@ -90,7 +78,7 @@ class AcceptSync:
             return res
         backend = registry.get(self.cfg)
         g = grace(self.cfg)
-        want = wanted(list(rows) + cluster_rows(self.cfg), now)
+        want = wanted(rows, now)
         if self._last is not None and not self._gone and want == self._last[0] and (
                 0 <= now - self._last[1] < RECHECK):
             # the steady state costs no process per tick (the service's slowest tick stays short)

@@ -59,9 +59,9 @@ def shielded(cfg: Config, net: ipaddress.IPv6Network, now: float | None = None) 
         regs = doc.get("registrations", []) if isinstance(doc, dict) else []
     except (OSError, ValueError, AttributeError):
         regs = []
-    from fsguard.firewall.accept import cluster_rows
+    from fsguard.cluster import hooks as cluster_hooks
 
-    regs = (list(regs) if isinstance(regs, list) else []) + cluster_rows(cfg)  # other nodes' customers
+    regs = (list(regs) if isinstance(regs, list) else []) + cluster_hooks.service_registrations(cfg)  # other nodes
     for row in regs:
         try:
             addr = ipaddress.ip_address(str(row.get("ip", "")))
