@@ -127,11 +127,13 @@ def test_scanner_banned_customer_never_offenders_recorded(tmp_path: Path, netns:
         # evidence rows match the lines written
         scan = evidence.active_bans(store, SCANNER)
         assert len(scan) == 1 and scan[0]["jail"] == "fsguard-scan" and scan[0]["failure_count"] == 2
-        assert json.loads(scan[0]["matches"]) == [x.rstrip("\n") for x in scan_lines]
+        # the lines as written, the token masked (stored evidence is shown in the GUI)
+        assert json.loads(scan[0]["matches"]) == [eventline.mask_token(x.rstrip("\n")) for x in scan_lines]
+        assert TOKEN not in scan[0]["matches"]
         assert json.loads(scan[0]["user_agents"]) == ["friendly-scanner"]
         guess = evidence.active_bans(store, GUESSER)
         assert len(guess) == 1 and guess[0]["jail"] == "fsguard-auth"
-        assert json.loads(guess[0]["matches"]) == [x.rstrip("\n") for x in guess_lines]
+        assert json.loads(guess[0]["matches"]) == [eventline.mask_token(x.rstrip("\n")) for x in guess_lines]
         assert json.loads(guess[0]["user_names"]) == [f"{100 + i}@pbx.example.com" for i in range(5)]
 
         res = ops.why(cfg, store, GUESSER)
