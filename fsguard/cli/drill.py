@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                  or (d.startswith("orphan namespace") and not d.endswith(" removed"))]
         emit(args, {"cleaned": done, "ok": not stuck}, "\n".join(done) or "nothing left over")
         return int(Exit.OK if not stuck else Exit.DRILL_FAILED)
-    if args.nodes > 1:  # cluster: N simulated nodes on a private PostgreSQL (fsguard.cluster.drill)
+    if getattr(args, "nodes", 1) > 1:  # cluster: N simulated nodes on a private PostgreSQL (fsguard.cluster.drill)
         from fsguard.cluster import drill as cluster_drill
 
         rep = cluster_drill.run(args.nodes)
