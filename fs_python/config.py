@@ -112,12 +112,15 @@ class Setting(Generic[T]):
     """One declared setting: ``[section] key``, its type (the parser), default and one-line doc.
 
     ``get(cfg)`` returns the typed value: the default when the key is absent or empty, else the
-    parsed text; a bad value raises :class:`ConfigError` naming the section and key."""
+    parsed text; a bad value raises :class:`ConfigError` naming the section and key. With
+    ``empty_off`` a key written empty (``key =``) means "none" (``""``), not the default: for paths
+    whose default is a host path, so ``jail_dir =`` really writes nothing."""
 
     def __init__(self, section: str, key: str, default: T, doc: str, parse: Callable[[str], T], kind: str,
-                 *, secret: bool = False, choices: tuple[str, ...] = ()) -> None:
+                 *, secret: bool = False, choices: tuple[str, ...] = (), empty_off: bool = False) -> None:
         self.section, self.key, self.default, self.doc = section, key, default, doc
         self.parse, self.kind, self.secret, self.choices = parse, kind, secret, choices
+        self.empty_off = empty_off
         SETTINGS[(section, key)] = self
 
     @property
@@ -127,6 +130,8 @@ class Setting(Generic[T]):
     def get(self, cfg: Config) -> T:
         raw = cfg.get(self.section, self.key, "")
         if raw == "":
+            if self.empty_off and cfg.parser.has_option(self.section, self.key):
+                return self.parse(raw)
             return self.default
         try:
             return self.parse(raw)
@@ -164,13 +169,14 @@ def _words(raw: str) -> tuple[str, ...]:
 
 
 def text(section: str, key: str, default: str, doc: str, *, secret: bool = False,
-         choices: tuple[str, ...] = ()) -> Setting[str]:
+         choices: tuple[str, ...] = (), empty_off: bool = False) -> Setting[str]:
     def parse(raw: str) -> str:
         if choices and raw not in choices:
             raise ValueError(f"must be one of {', '.join(choices)}, not {raw[:40]!r}")
         return raw
 
-    return Setting(section, key, default, doc, parse, "choice" if choices else "text", secret=secret, choices=choices)
+    return Setting(section, key, default, doc, parse, "choice" if choices else "text", secret=secret, choices=choices,
+                   empty_off=empty_off)
 
 
 def integer(section: str, key: str, default: int, doc: str) -> Setting[int]:

@@ -32,7 +32,8 @@ F2B_FIREWALL = boolean("fail2ban", "firewall", True, "off: bans are recorded, no
 F2B_BACKEND = text("fail2ban", "backend", "auto", "how fail2ban reads the log",
                    choices=("auto", "pyinotify", "polling", "systemd"))
 F2B_LOGPATH = text("fail2ban", "logpath", "/var/log/freeswitch/freeswitch.log", "the FreeSWITCH log fail2ban reads")
-F2B_JAIL_DIR = text("fail2ban", "jail_dir", "/etc/fail2ban/jail.d", "where the ignore list file is written")
+F2B_JAIL_DIR = text("fail2ban", "jail_dir", "/etc/fail2ban/jail.d",
+                    "where the ignore list file is written (written empty: no file)", empty_off=True)
 F2B_PYTHONPATH = text("fail2ban", "pythonpath", "", "where fail2ban's action imports fsguard from "
                       "(default: the installed package's parent)")
 F2B_PORTS = text("fail2ban", "ports", "5060,5061,5080,5081", "ports named in the jails")

@@ -104,3 +104,13 @@ def test_installer_written_config_is_valid(tmp_path: Path, capsys: pytest.Captur
     root = tmp_path / "root"
     assert main(["render", "--root", str(root), "--kind", "fusionpbx"]) == 0
     assert main(["config", "test", str(root / "etc/fsguard/fsguard.conf")]) == Exit.OK
+
+
+def test_jail_dir_written_empty_means_no_file(tmp_path: Path) -> None:
+    """``jail_dir =`` switches the ignore-list file off; only an absent key means the host default."""
+    off = tmp_path / "off.conf"
+    off.write_text("[fail2ban]\njail_dir =\n")
+    absent = tmp_path / "absent.conf"
+    absent.write_text("[fail2ban]\n")
+    assert settings.F2B_JAIL_DIR.get(config.load(off)) == ""
+    assert settings.F2B_JAIL_DIR.get(config.load(absent)) == "/etc/fail2ban/jail.d"
