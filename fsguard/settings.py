@@ -67,18 +67,12 @@ FIREWALL_CARRIER_RULE = text("firewall", "carrier_rule", "auto", "carrier-only r
                              choices=("auto", "on", "off"))
 FIREWALL_NEW_WITHOUT_SYN = boolean("firewall", "new_without_syn", True, "drop new TCP without SYN (stateful)")
 FIREWALL_REGISTERED_ACCEPT = boolean("firewall", "registered_accept", True,
-                                     "registered phones pass the country/feed rules")
-FIREWALL_REGISTRATION_GRACE = integer("firewall", "registration_grace", 60,
-                                      "seconds a registration stays accepted after it ends")
-FIREWALL_IPV6_PREFIX_BAN_AFTER = integer("firewall", "ipv6_prefix_ban_after", 3,
-                                         "banned addresses in one IPv6 /64 before the whole /64 is banned")
-FIREWALL_PRIORITY = integer("firewall", "priority", -10, "nftables hook priority")
-FIREWALL_REGISTERED_ACCEPT = boolean("firewall", "registered_accept", True,
                                      "accept live registrations ahead of feed and country drops")
 FIREWALL_REGISTRATION_GRACE = integer("firewall", "registration_grace", 60,
                                       "seconds an unregistered address stays accepted")
 FIREWALL_IPV6_PREFIX_BAN_AFTER = integer("firewall", "ipv6_prefix_ban_after", 3,
                                          "banned addresses in one IPv6 /64 that ban the /64 (0: never)")
+FIREWALL_PRIORITY = integer("firewall", "priority", -10, "nftables hook priority")
 
 # -- [feeds] --------------------------------------------------------------------------------------
 FEEDS_VOIPBL = boolean("feeds", "voipbl", True, "use the VoIP Blacklist feed")

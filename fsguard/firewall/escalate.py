@@ -21,6 +21,7 @@ import time
 from typing import TYPE_CHECKING
 
 from fs_python import whitelist
+from fsguard import settings
 from fsguard.firewall import FirewallError, registry
 from fsguard.firewall.backend import BAN_PREFIX6
 from fsguard.firewall.bans import kernel_seconds, parse_ip
@@ -74,7 +75,7 @@ def shielded(cfg: Config, net: ipaddress.IPv6Network, now: float | None = None) 
         entries = json.loads((state / "whitelist.json").read_text(encoding="utf-8")).get("entries", [])
     except (OSError, ValueError, AttributeError):
         entries = []
-    ignore = cfg.get_list("fail2ban", "ignoreip", ())
+    ignore = settings.F2B_IGNOREIP.get(cfg)
     for text in [str(e.get("cidr", "")) for e in entries if isinstance(e, dict)] + list(ignore):
         try:
             other = ipaddress.ip_network(text.strip(), strict=False)

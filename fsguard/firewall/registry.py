@@ -24,10 +24,13 @@ BACKENDS: dict[str, str] = {
 
 
 def backend_name(cfg: Config) -> str:
-    name = cfg.get("firewall", "backend", DEFAULT) or DEFAULT
-    if name not in BACKENDS:
-        raise FirewallError(f"[firewall] backend: must be one of {', '.join(BACKENDS)}, not {name!r}")
-    return name
+    from fs_python.config import ConfigError
+    from fsguard import settings  # here: settings takes the backend choices from this module
+
+    try:
+        return settings.FIREWALL_BACKEND.get(cfg)
+    except ConfigError as exc:
+        raise FirewallError(str(exc)) from None
 
 
 def create(name: str, cfg: Config) -> Backend:

@@ -26,9 +26,11 @@ Config ``[firewall]``: ``backend``, ``protected_ports`` (5060 5061 5080 5081, or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from fs_python.config import ConfigError, Setting
 from fsguard import settings
 from fsguard.firewall import FirewallError
 from fsguard.perimeter.addr import Range, range_to_cidrs
@@ -36,6 +38,8 @@ from fsguard.perimeter.build import PerimeterData
 
 if TYPE_CHECKING:
     from fs_python.config import Config
+
+T = TypeVar("T")
 
 SANITY = (
     # (iptables mask, iptables comparison, description)
@@ -90,9 +94,19 @@ class Ruleset:
         return {name: len(s) for name, s in self.sets.items()}
 
 
-def _ports(cfg: Config, key: str, default: tuple[str, ...]) -> list[int]:
+def _setting(setting: Setting[T], cfg: Config) -> T:
+    """A declared [firewall] setting; a bad value is a FirewallError (apply then keeps the last good)."""
+    try:
+        return setting.get(cfg)
+    except ConfigError as exc:
+        raise FirewallError(str(exc)) from None
+
+
+def _ports(setting: Setting[tuple[str, ...]], cfg: Config, values: Sequence[str] | None = None) -> list[int]:
+    key = setting.key
+    declared: tuple[str, ...] = _setting(setting, cfg) if values is None else tuple(values)
     out = []
-    for p in cfg.get_list("firewall", key, default):
+    for p in declared:
         if not p.isdigit() or not 0 < int(p) < 65536:
             raise FirewallError(f"[firewall] {key}: not a port number: {p[:20]!r}")
         out.append(int(p))
@@ -123,15 +137,16 @@ def _cidrs(ranges: list[Range], family: int) -> list[tuple[int, int]]:
 
 
 def build(cfg: Config, data: PerimeterData) -> Ruleset:
-    protected_raw = cfg.get("firewall", "protected_ports", "")
-    protected = None if protected_raw.strip().lower() == "all" else _ports(
-        cfg, "protected_ports", ("5060", "5061", "5080", "5081"))
-    protocols = [p.lower() for p in cfg.get_list("firewall", "protocols", ("udp", "tcp"))]
+    protected_raw: tuple[str, ...] = _setting(settings.FIREWALL_PROTECTED_PORTS, cfg)
+    protected = (None if [p.lower() for p in protected_raw] == ["all"]
+                 else _ports(settings.FIREWALL_PROTECTED_PORTS, cfg, protected_raw))
+    protos: tuple[str, ...] = _setting(settings.FIREWALL_PROTOCOLS, cfg)
+    protocols = [p.lower() for p in protos]
     if not protocols or set(protocols) - {"udp", "tcp"}:
         raise FirewallError("[firewall] protocols: udp and/or tcp")
-    mgmt = _ports(cfg, "management_ports", ("22", "80", "443"))
-    country_ports = _ports(cfg, "country_ports", ("5060",))
-    carrier_ports = _ports(cfg, "carrier_ports", ("5080",))
+    mgmt = _ports(settings.FIREWALL_MANAGEMENT_PORTS, cfg)
+    country_ports = _ports(settings.FIREWALL_COUNTRY_PORTS, cfg)
+    carrier_ports = _ports(settings.FIREWALL_CARRIER_PORTS, cfg)
     for p in country_ports + carrier_ports:
         if p in mgmt:
             raise FirewallError(f"[firewall] port {p} is a management port: it is never filtered")
@@ -139,7 +154,7 @@ def build(cfg: Config, data: PerimeterData) -> Ruleset:
             raise FirewallError(f"[firewall] port {p} must also be in protected_ports")
     if protected is not None and set(protected) & set(mgmt):
         raise FirewallError("[firewall] protected_ports must not include a management port")
-    carrier_mode = cfg.get("firewall", "carrier_rule", "auto") or "auto"
+    carrier_mode = _setting(settings.FIREWALL_CARRIER_RULE, cfg)
     if carrier_mode not in ("auto", "on", "off"):
         raise FirewallError("[firewall] carrier_rule: auto | on | off")
 
@@ -157,7 +172,7 @@ def build(cfg: Config, data: PerimeterData) -> Ruleset:
         sets[f"country{fam}"] = NetSet(f"country{fam}", fam, True, nets=_cidrs(data.country[fam], fam))
 
     rin: list[Rule] = [Rule("sanity", mask=m, comp=c, comment=d) for m, c, d in SANITY]
-    if cfg.get_bool("firewall", "new_without_syn", True):
+    if _setting(settings.FIREWALL_NEW_WITHOUT_SYN, cfg):
         # the one stateful rule: it turns conntrack on in the namespace (most hosts have it on
         # anyway); "no" keeps fsguard's ruleset entirely stateless
         rin.append(Rule("newnosyn", comment="new tcp connection without SYN"))
@@ -175,7 +190,7 @@ def build(cfg: Config, data: PerimeterData) -> Ruleset:
         rsip.append(Rule("accept", fam, f"carriernet{fam}", "carrier network"))
         rsip.append(Rule("drop", fam, f"deny{fam}", "admin blacklist"))
         rsip.append(Rule("drop", fam, f"denynet{fam}", "admin blacklist network"))
-        if settings.FIREWALL_REGISTERED_ACCEPT.get(cfg):
+        if _setting(settings.FIREWALL_REGISTERED_ACCEPT, cfg):
             rsip.append(Rule("registered", fam, f"reg{fam}", "registered customer"))
         rsip.append(Rule("drop", fam, f"feed{fam}", "block-list feed"))
         rsip.append(Rule("drop", fam, f"feednet{fam}", "block-list feed network"))
@@ -191,4 +206,4 @@ def build(cfg: Config, data: PerimeterData) -> Ruleset:
         warnings.append("no carriers known: the carrier ports are not restricted")
     nosyn = protected if protected is not None else sorted(set(country_ports + carrier_ports))
     return Ruleset(protected, protocols, country_ports, carrier_ports if carrier_on else [], mgmt,
-                   cfg.get_int("firewall", "priority", -10), sets, rin, rsip, warnings, nosyn)
+                   _setting(settings.FIREWALL_PRIORITY, cfg), sets, rin, rsip, warnings, nosyn)
