@@ -25,6 +25,7 @@ import pytest
 
 from fs_python import config, whitelist
 from fsguard.firewall import bans, engine, escalate
+from fsguard.ops import bans as ops_bans
 from fsguard.perimeter import countries, lists, membership, update
 from fsguard.service import Service
 from fsguard.store import open_store
@@ -213,5 +214,8 @@ def test_ipv6_slash64_escalation(world: World) -> None:
     world.probe(accepted=[("NL", "198.18.30.5")], dropped=[("V6", "2001:db8:f5:7::99")])
     assert escalate.prefix_banned(cfg, "2001:db8:f5:7::99", netns=ns) == net
     assert escalate.prefix_banned(cfg, "2001:db8:f5:8::1", netns=ns) is None
-    escalate.lift(cfg, "2001:db8:f5:7::99", netns=ns)
+    # the operator's unban of an address inside the /64 lifts the /64 ban too
+    res = ops_bans.unban(cfg, world.store, "2001:db8:f5:7::4", reason="operator")
+    assert res.kernel and f"lifted the /64 ban {net}" in res.notes
+    assert escalate.prefix_banned(cfg, "2001:db8:f5:7::99", netns=ns) is None
     world.probe(accepted=[("V6", "2001:db8:f5:7::99")], dropped=[])

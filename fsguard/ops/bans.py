@@ -135,6 +135,14 @@ def unban(cfg: Config, store: Store, ip: str, *, reason: str) -> UnbanResult:
             if bans.is_banned(cfg, ip, netns=netns):
                 bans.del_ban(cfg, ip, netns=netns)
                 res.kernel = True
+            # an IPv6 address may also sit in an escalated /64 ban: the operator's unban lifts it
+            from fsguard.firewall import escalate
+
+            net = escalate.prefix_banned(cfg, ip, netns=netns)
+            if net is not None:
+                escalate.lift(cfg, ip, netns=netns)
+                res.kernel = True
+                res.notes.append(f"lifted the /64 ban {net}")
         except Exception as exc:
             res.notes.append(f"kernel set: {exc}")
             res.ok = False
