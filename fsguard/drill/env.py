@@ -23,7 +23,7 @@ from fsguard.drill.fslog import FsLog
 from fsguard.drill.ledger import Ledger
 from fsguard.drill.netns import Topology
 from fsguard.drill.pbx import Directory, Hooks, StandInPBX, random_password
-from fsguard.drill.report import Check
+from fsguard.drill.report import Check, setup_part
 
 if TYPE_CHECKING:
     from fs_python.config import Config
@@ -142,14 +142,7 @@ served_domains = {DOMAIN}
 
     # -- bring up ----------------------------------------------------------------------------
     def _part(self, name: str, fn: Any) -> bool:
-        t0 = time.monotonic()
-        try:
-            detail = fn() or ""
-        except Exception as exc:
-            self.setup.append(Check(name, "fail", f"{type(exc).__name__}: {exc}", time.monotonic() - t0))
-            return False
-        self.setup.append(Check(name, "pass", str(detail), round(time.monotonic() - t0, 3)))
-        return True
+        return setup_part(self.setup, name, fn)
 
     def up(self) -> None:
         self._old_env = os.environ.get(config_mod.ENV_PATH)

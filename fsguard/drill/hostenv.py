@@ -44,7 +44,7 @@ from fsguard.drill import deps
 from fsguard.drill.f2bproc import PrivateFail2ban, base_env
 from fsguard.drill.ledger import Ledger
 from fsguard.drill.netns import Topology
-from fsguard.drill.report import Check
+from fsguard.drill.report import Check, setup_part
 
 if TYPE_CHECKING:
     from fs_python.config import Config
@@ -103,14 +103,7 @@ class HostEnv:
         self.started = time.time()
 
     def _part(self, name: str, fn: Any) -> bool:
-        t0 = time.monotonic()
-        try:
-            detail = fn() or ""
-        except Exception as exc:
-            self.setup.append(Check(name, "fail", f"{type(exc).__name__}: {exc}", time.monotonic() - t0))
-            return False
-        self.setup.append(Check(name, "pass", str(detail), round(time.monotonic() - t0, 3)))
-        return True
+        return setup_part(self.setup, name, fn)
 
     def up(self) -> None:
         ok = self._part("fsguard config", self._config)

@@ -8,7 +8,7 @@ drill too: the exit code says "every protection held", and an unproven one did n
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -21,6 +21,18 @@ class Check:
     status: str  # pass | fail | skipped
     detail: str = ""
     seconds: float = 0.0
+
+
+def setup_part(setup: list[Check], name: str, fn: Callable[[], object]) -> bool:
+    """Bring up one part of a drill environment: its outcome (or why it failed) joins ``setup``."""
+    t0 = time.monotonic()
+    try:
+        detail = fn() or ""
+    except Exception as exc:
+        setup.append(Check(name, "fail", f"{type(exc).__name__}: {exc}", time.monotonic() - t0))
+        return False
+    setup.append(Check(name, "pass", str(detail), round(time.monotonic() - t0, 3)))
+    return True
 
 
 @dataclass
