@@ -9,6 +9,8 @@ changed one of these paths fails, naming the path.
 from __future__ import annotations
 
 import os
+import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,3 +44,14 @@ def _host_paths_untouched() -> Iterator[None]:
     after = _state()
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
     assert not changed, f"this test wrote into the host's own paths (give its config a temp path): {changed}"
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    """A throwaway network namespace (fail2ban's action bans into its sets), always deleted."""
+    name = "fsg3-" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)

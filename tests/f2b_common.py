@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,3 +73,13 @@ class Server:
     def log(self) -> str:
         p = self.conf / "fail2ban.log"
         return p.read_text(errors="replace") if p.exists() else ""
+
+
+def wait_for(pred: Callable[[], object], timeout: float = 45.0) -> bool:
+    """Poll a condition another process makes true (fail2ban's threads); never decides a race."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.2)
+    return False

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,19 +17,11 @@ from fs_python import config
 from fsguard import evidence
 from fsguard.f2b.action import Holds, Recorder
 from fsguard.store import open_store
-from tests.f2b_common import write_config
+from tests.f2b_common import (
+    write_config,
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft"), reason="needs root and nftables")
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    name = "fsg-s2-" + uuid.uuid4().hex[:8]
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def _info(ip: str) -> dict[str, object]:

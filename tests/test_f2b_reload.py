@@ -7,10 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,23 +20,19 @@ from fsguard.f2b.client import Client
 from fsguard.firewall import bans
 from fsguard.service import Service
 from fsguard.store import open_store
-from tests.f2b_common import TOKEN, Server, client, write_config
+from tests.f2b_common import (
+    TOKEN,
+    Server,
+    client,
+    wait_for,
+    write_config,
+)
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("fail2ban-server") or not shutil.which("nft"),
     reason="needs root, fail2ban and nftables")
 
 A, B, C = "198.51.100.40", "198.51.100.41", "198.51.100.42"
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    name = "fsg3-" + uuid.uuid4().hex[:8]
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def _setup(tmp: Path, netns: str) -> tuple[config.Config, Path, Path]:
@@ -61,15 +54,6 @@ def _scan(log: Path, ip: str) -> None:
             fh.write(f"{ts} 12.50% [WARNING] fsguard:1 " + eventline.render(TOKEN, "not-found", ip, {"number": str(i)}))
 
 
-def _wait(pred, timeout: float = 45.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def _actions(conf: Path, jail: str) -> list[str]:
     return [str(a) for a in Client(conf / "fail2ban.sock").send(["get", jail, "actions"]) or []]
 
@@ -87,28 +71,28 @@ def test_reload_and_restarts_keep_bans_in_the_kernel(tmp_path: Path, netns: str)
     store = open_store(cfg)
     try:
         _scan(log, A)
-        assert _wait(lambda: kernel(A)), server.log()[-2000:]
+        assert wait_for(lambda: kernel(A)), server.log()[-2000:]
         # reload (what `fsguard install` runs, and any operator): the action stays, the ban stays
         _f2b(conf, "reload")
         assert _actions(conf, "fsguard-scan") == [armed.ACTION]
         assert kernel(A) and evidence.active_bans(store, A)
         _scan(log, B)  # a ban after the reload reaches the kernel and leaves evidence
-        assert _wait(lambda: kernel(B) and bool(evidence.active_bans(store, B))), server.log()[-2000:]
+        assert wait_for(lambda: kernel(B) and bool(evidence.active_bans(store, B))), server.log()[-2000:]
         state = armed.check(cfg, Client(conf / "fail2ban.sock"), render.JAILS)
         assert state.ok, state.problems()
         assert set(next(j for j in state.jails if j.jail == "fsguard-scan").banned) == {A, B}
         # a jail restart: its bans are lifted, then restored from fail2ban's database
         _f2b(conf, "restart", "fsguard-scan")
-        assert _wait(lambda: kernel(A) and kernel(B)), server.log()[-2000:]
+        assert wait_for(lambda: kernel(A) and kernel(B)), server.log()[-2000:]
         assert _actions(conf, "fsguard-scan") == [armed.ACTION]
         # a server restart: the same
         server.stop()
         assert not kernel(A) and not kernel(B)  # fail2ban lifts its bans when it stops
         server.start()
-        assert _wait(lambda: kernel(A) and kernel(B)), server.log()[-2000:]
+        assert wait_for(lambda: kernel(A) and kernel(B)), server.log()[-2000:]
         _f2b(conf, "reload")
         _scan(log, C)
-        assert _wait(lambda: kernel(C)), server.log()[-2000:]
+        assert wait_for(lambda: kernel(C)), server.log()[-2000:]
         assert kernel(A) and kernel(B)
     finally:
         server.stop()
@@ -139,7 +123,7 @@ def test_service_rearms_a_jail_whose_action_fail2ban_dropped(tmp_path: Path, net
     store = open_store(cfg)
     try:
         _scan(log, A)
-        assert _wait(lambda: kernel(A)), server.log()[-2000:]
+        assert wait_for(lambda: kernel(A)), server.log()[-2000:]
         # the finding, on the real server: a reload drops such an action and lifts its bans
         _f2b(conf, "reload")
         assert _actions(conf, "fsguard-scan") == []
@@ -162,7 +146,7 @@ def test_service_rearms_a_jail_whose_action_fail2ban_dropped(tmp_path: Path, net
         tick = svc.tick()
         assert any("fsguard-scan" in r and "jail restarted" in r for r in tick.repaired), tick
         assert not tick.errors, tick.errors
-        assert _wait(lambda: kernel(A)), server.log()[-2000:]
+        assert wait_for(lambda: kernel(A)), server.log()[-2000:]
         assert _actions(conf, "fsguard-scan") == [armed.ACTION]
 
         # a kernel entry lost some other way (a flush by hand): put back for the rest of the ban
@@ -196,9 +180,9 @@ def test_uninstall_release_leaves_fail2ban_clean(tmp_path: Path, netns: str) -> 
     store = open_store(cfg)
     try:
         _scan(log, A)
-        assert _wait(lambda: kernel(A) and bool(evidence.active_bans(store, A))), server.log()[-2000:]
+        assert wait_for(lambda: kernel(A) and bool(evidence.active_bans(store, A))), server.log()[-2000:]
         fsc = Client(conf / "fail2ban.sock")
-        assert _wait(lambda: sqlite3.connect(db).execute("select count(*) from bans").fetchone()[0] > 0)
+        assert wait_for(lambda: sqlite3.connect(db).execute("select count(*) from bans").fetchone()[0] > 0)
         t = installer.default_target("freeswitch")
         t.root = tmp_path
         steps = f2bhost.release(t, fsc)
@@ -219,7 +203,7 @@ def test_uninstall_release_leaves_fail2ban_clean(tmp_path: Path, netns: str) -> 
         fsc = Client(conf / "fail2ban.sock")
         assert fsc.jails() == ["fsguard-auth", "fsguard-scan"]
         _scan(log, B)  # wait for a new ban: by then restored ones would have been re-applied
-        assert _wait(lambda: kernel(B)), server.log()[-2000:]
+        assert wait_for(lambda: kernel(B)), server.log()[-2000:]
         assert not fsc.is_banned("fsguard-scan", A) and not kernel(A)
         assert "Restore Ban" not in server.log()[seen:]
     finally:
@@ -238,7 +222,7 @@ def test_ban_is_applied_before_the_filter_reads_on(tmp_path: Path, netns: str) -
         with open(log, "a", encoding="utf-8") as fh:  # eight guesses in one write: maxretry is 5
             fh.write("".join(f"{ts} 12.50% [WARNING] fsguard:1 " + eventline.render(
                 TOKEN, "auth-failure", A, {"user": f"{100 + i}", "domain": "pbx.example.com"}) for i in range(8)))
-        assert _wait(lambda: server.log().count(f"Found {A}") == 8), server.log()[-2000:]
+        assert wait_for(lambda: server.log().count(f"Found {A}") == 8), server.log()[-2000:]
         text = server.log()
         found = [m.start() for m in re.finditer(re.escape(f"Found {A}"), text)]
         assert text.index(f"Ban {A}") < found[5], text[-3000:]

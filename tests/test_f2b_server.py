@@ -7,10 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +20,12 @@ from fsguard.firewall import bans
 from fsguard.ops import bans as ops
 from fsguard.service import Service
 from fsguard.store import open_store
-from tests.f2b_common import TOKEN, Server, write_config
+from tests.f2b_common import (
+    TOKEN,
+    Server,
+    wait_for,
+    write_config,
+)
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("fail2ban-server") or not shutil.which("nft"),
@@ -32,16 +34,6 @@ pytestmark = pytest.mark.skipif(
 CUSTOMER = "203.0.113.50"
 SCANNER = "198.51.100.20"
 GUESSER = "198.51.100.21"
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    name = "fsg3-" + uuid.uuid4().hex[:8]
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def _setup(tmp: Path, netns: str, extra: str = "") -> tuple[config.Config, Path, Path]:
@@ -73,15 +65,6 @@ def _append(log: Path, lines: list[str]) -> None:
         fh.write("".join(lines))
 
 
-def _wait(pred, timeout: float = 45.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_scanner_banned_customer_never_offenders_recorded(tmp_path: Path, netns: str) -> None:
     cfg, conf, log = _setup(tmp_path, netns)
     now = time.time()
@@ -108,8 +91,8 @@ def test_scanner_banned_customer_never_offenders_recorded(tmp_path: Path, netns:
         _append(log, scan_lines)
         _append(log, guess_lines)
 
-        assert _wait(lambda: bans.is_banned(cfg, SCANNER, netns=netns)), server.log()[-3000:]
-        assert _wait(lambda: bans.is_banned(cfg, GUESSER, netns=netns)), server.log()[-3000:]
+        assert wait_for(lambda: bans.is_banned(cfg, SCANNER, netns=netns)), server.log()[-3000:]
+        assert wait_for(lambda: bans.is_banned(cfg, GUESSER, netns=netns)), server.log()[-3000:]
         # everything before the guesser's lines has been read by now: the customer is not banned
         assert not svc.client.is_banned("fsguard-auth", CUSTOMER)
         assert not bans.is_banned(cfg, CUSTOMER, netns=netns)
@@ -177,7 +160,7 @@ def test_restored_bans_are_rechecked(tmp_path: Path, netns: str) -> None:
     server.start()
     try:
         _append(log, [_line("not-found", ip, number="1") for ip in (a, b) for _ in range(2)])
-        assert _wait(lambda: bans.is_banned(cfg, a, netns=netns) and bans.is_banned(cfg, b, netns=netns))
+        assert wait_for(lambda: bans.is_banned(cfg, a, netns=netns) and bans.is_banned(cfg, b, netns=netns))
     finally:
         server.stop()
     # stopping fail2ban lifts its bans (it calls unban for each)
@@ -188,8 +171,8 @@ def test_restored_bans_are_rechecked(tmp_path: Path, netns: str) -> None:
     server.start()
     store = open_store(cfg)
     try:
-        assert _wait(lambda: bans.is_banned(cfg, a, netns=netns))
-        assert _wait(lambda: any(r["restored"] for r in evidence.bans_for(store, b)))
+        assert wait_for(lambda: bans.is_banned(cfg, a, netns=netns))
+        assert wait_for(lambda: any(r["restored"] for r in evidence.bans_for(store, b)))
         assert not bans.is_banned(cfg, b, netns=netns)  # whitelisted: not re-applied
         restored_b = [r for r in evidence.bans_for(store, b) if r["restored"]]
         assert restored_b[0]["ban_status"] == "ignored"
@@ -209,11 +192,12 @@ def test_repeat_offender_banned_longer(tmp_path: Path, netns: str) -> None:
     store = open_store(cfg)
     try:
         _append(log, [_line("not-found", SCANNER, number="1") for _ in range(2)])
-        assert _wait(lambda: bans.is_banned(cfg, SCANNER, netns=netns))
-        assert _wait(lambda: not evidence.active_bans(store, SCANNER) and not bans.is_banned(cfg, SCANNER, netns=netns))
+        assert wait_for(lambda: bans.is_banned(cfg, SCANNER, netns=netns))
+        assert wait_for(lambda: not evidence.active_bans(store, SCANNER)
+                        and not bans.is_banned(cfg, SCANNER, netns=netns))
         assert evidence.bans_for(store, SCANNER)[0]["ban_seconds"] == 3
         _append(log, [_line("not-found", SCANNER, number="2") for _ in range(2)])
-        assert _wait(lambda: bool(evidence.active_bans(store, SCANNER))
+        assert wait_for(lambda: bool(evidence.active_bans(store, SCANNER))
                      and evidence.active_bans(store, SCANNER)[0]["ban_seconds"] > 3), server.log()[-1500:]
         assert f"Increase Ban {SCANNER}" in server.log()
         again = evidence.active_bans(store, SCANNER)[0]
@@ -241,7 +225,7 @@ def test_missing_log_never_stops_fail2ban(tmp_path: Path, netns: str) -> None:
     store = open_store(cfg)
     try:
         client = Client(conf / "fail2ban.sock")
-        assert _wait(lambda: client.jails() == ["fsguard-auth", "fsguard-scan"]), server.log()[-1500:]
+        assert wait_for(lambda: client.jails() == ["fsguard-auth", "fsguard-scan"]), server.log()[-1500:]
         assert not log.exists()
         svc = Service(cfg, store)
         assert not svc.tick().errors  # nothing to add yet, nothing created
@@ -252,7 +236,7 @@ def test_missing_log_never_stops_fail2ban(tmp_path: Path, netns: str) -> None:
         with log.open("a") as fh:
             for _ in range(3):
                 fh.write(_line("not-found", SCANNER, number="999"))
-        assert _wait(lambda: client.is_banned("fsguard-scan", SCANNER))
+        assert wait_for(lambda: client.is_banned("fsguard-scan", SCANNER))
     finally:
         store.close()
         server.stop()
@@ -267,18 +251,18 @@ def test_banned_by_both_jails_stays_until_the_longer_ban_ends(tmp_path: Path, ne
         client = Client(conf / "fail2ban.sock")
         _append(log, [_line("auth-failure", GUESSER, user=f"{i}", domain="pbx.example.com") for i in range(5)]
                 + [_line("not-found", GUESSER, number=f"{i}") for i in range(2)])
-        assert _wait(lambda: len(evidence.active_bans(store, GUESSER)) == 2), server.log()[-3000:]
+        assert wait_for(lambda: len(evidence.active_bans(store, GUESSER)) == 2), server.log()[-3000:]
         assert client.is_banned("fsguard-auth", GUESSER) and client.is_banned("fsguard-scan", GUESSER)
         assert not any(r["restored"] for r in evidence.bans_for(store, GUESSER))
         # force the shorter ban (fsguard-auth, 1 h) to end now
         assert client.unban("fsguard-auth", GUESSER)
-        assert _wait(lambda: [r["jail"] for r in evidence.active_bans(store, GUESSER)] == ["fsguard-scan"])
+        assert wait_for(lambda: [r["jail"] for r in evidence.active_bans(store, GUESSER)] == ["fsguard-scan"])
         assert bans.is_banned(cfg, GUESSER, netns=netns)  # fsguard-scan still holds it
         res = ops.why(cfg, store, GUESSER)
         assert res.banned and res.kernel_banned
         assert [b["jail"] for b in res.bans if b["ban_status"] == "banned"] == ["fsguard-scan"]
         assert client.unban("fsguard-scan", GUESSER)
-        assert _wait(lambda: not bans.is_banned(cfg, GUESSER, netns=netns))
+        assert wait_for(lambda: not bans.is_banned(cfg, GUESSER, netns=netns))
     finally:
         server.stop()
         store.close()
@@ -305,12 +289,12 @@ def test_registration_shields_its_identity_not_spraying(tmp_path: Path, netns: s
         own = [_line("registered-failure", CUSTOMER, method="REGISTER", user="1000", domain="pbx.example.com",
                      ua="Yealink") for _ in range(500)]
         _append(log, own + [_line("not-found", SCANNER, number="1") for _ in range(2)])
-        assert _wait(lambda: bans.is_banned(cfg, SCANNER, netns=netns)), server.log()[-2000:]
+        assert wait_for(lambda: bans.is_banned(cfg, SCANNER, netns=netns)), server.log()[-2000:]
         # the registration ends: no shield any more, and its own identity still never bans it
         _register(cfg, [dict(reg, expires=time.time() - 1)])
         assert svc.tick().ignore_removed >= 1 and CUSTOMER not in svc.client.ignore_list("fsguard-auth")
         _append(log, own + [_line("not-found", GUESSER, number="1") for _ in range(2)])
-        assert _wait(lambda: bans.is_banned(cfg, GUESSER, netns=netns)), server.log()[-2000:]
+        assert wait_for(lambda: bans.is_banned(cfg, GUESSER, netns=netns)), server.log()[-2000:]
         assert not svc.client.is_banned("fsguard-auth", CUSTOMER)
         assert not bans.is_banned(cfg, CUSTOMER, netns=netns)
         tick = svc.tick()
@@ -334,7 +318,7 @@ def test_registration_shields_its_identity_not_spraying(tmp_path: Path, netns: s
         _append(log, [tenth])
         tick = svc.tick()
         assert not tick.errors, tick.errors
-        assert _wait(lambda: bans.is_banned(cfg, CUSTOMER, netns=netns), 20), server.log()[-2000:]
+        assert wait_for(lambda: bans.is_banned(cfg, CUSTOMER, netns=netns), 20), server.log()[-2000:]
         ban = evidence.active_bans(store, CUSTOMER)[0]
         assert ban["jail"] == "fsguard-auth" and ban["ban_start"] - first < 600  # within findtime
         assert sorted(json.loads(ban["user_names"])) == sorted(f"{2000 + i}@pbx.example.com" for i in range(10))

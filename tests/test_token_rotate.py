@@ -15,7 +15,7 @@ import pytest
 from fs_python import config, eventline, fslog
 from fsguard.f2b import render, token
 from fsguard.f2b.client import Client
-from tests.f2b_common import TOKEN, Server, write_config
+from tests.f2b_common import TOKEN, Server, wait_for, write_config
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("fail2ban-server"),
                                 reason="needs root and fail2ban")
@@ -24,15 +24,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("fail2ban-
 def _line(tok: str, ip: str) -> str:
     ts = time.strftime("%Y-%m-%d %H:%M:%S") + ".%06d" % (time.time_ns() // 1000 % 1_000_000)
     return f"{ts} 12.50% [WARNING] fsguard:1 " + eventline.render(tok, "not-found", ip, {"number": "999"})
-
-
-def _wait(pred, timeout: float = 45.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_rotation_keeps_failures_and_then_retires_the_old_token(tmp_path: Path,
@@ -51,7 +42,7 @@ def test_rotation_keeps_failures_and_then_retires_the_old_token(tmp_path: Path,
     server.start()
     try:
         client = Client(conf / "fail2ban.sock")
-        assert _wait(lambda: "fsguard-scan" in client.jails())
+        assert wait_for(lambda: "fsguard-scan" in client.jails())
         rot = token.Rotation(cfgpath, conf, str(conf / "fail2ban.sock"))
         new = token.begin(rot, grace=3600)
         assert new != TOKEN and "fail2ban reloaded" in rot.steps
@@ -64,8 +55,8 @@ def test_rotation_keeps_failures_and_then_retires_the_old_token(tmp_path: Path,
         # lines written with the old token meanwhile still count, and so do new ones
         with log.open("a") as fh:
             fh.write(_line(TOKEN, "198.51.100.31") * 2 + _line(new, "198.51.100.32") * 2)
-        assert _wait(lambda: client.is_banned("fsguard-scan", "198.51.100.31"))
-        assert _wait(lambda: client.is_banned("fsguard-scan", "198.51.100.32"))
+        assert wait_for(lambda: client.is_banned("fsguard-scan", "198.51.100.31"))
+        assert wait_for(lambda: client.is_banned("fsguard-scan", "198.51.100.32"))
         token.finish(rot)
         assert TOKEN not in flt.read_text() and TOKEN not in cfgpath.read_text()
         assert config.load(cfgpath).event_tokens(time.time()) == (new,)
@@ -73,7 +64,7 @@ def test_rotation_keeps_failures_and_then_retires_the_old_token(tmp_path: Path,
         # they were read
         with log.open("a") as fh:
             fh.write(_line(TOKEN, "198.51.100.33") * 3 + _line(new, "198.51.100.34") * 2)
-        assert _wait(lambda: client.is_banned("fsguard-scan", "198.51.100.34"))
+        assert wait_for(lambda: client.is_banned("fsguard-scan", "198.51.100.34"))
         assert not client.is_banned("fsguard-scan", "198.51.100.33")
     finally:
         server.stop()
