@@ -22,6 +22,7 @@ import os
 import socket
 import struct
 import threading
+from collections.abc import Iterator
 
 NETLINK_NETFILTER = 12
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
@@ -114,22 +115,27 @@ def _elements_payload(table: str, set_name: str, key: bytes, timeout_ms: int | N
     )
 
 
+def _replies(data: bytes) -> Iterator[tuple[int, int, int | None]]:
+    """The netlink messages in one recv(): (type, sequence, error code or None)."""
+    off = 0
+    while off + 16 <= len(data):
+        length, mtype, _flags, seq, _pid = struct.unpack_from("=IHHII", data, off)
+        if length < 16:
+            raise NetlinkError(errno.EPROTO, "malformed netlink reply")
+        code = struct.unpack_from("=i", data, off + 16)[0] if mtype == NLMSG_ERROR else None
+        yield mtype, seq, code
+        off += (length + 3) & ~3
+
+
 def _acks(sock: socket.socket, seqs: set[int]) -> None:
     """Read until every sequence number got its ACK; raise on the first error."""
     pending = set(seqs)
     while pending:
-        data = sock.recv(65536)
-        off = 0
-        while off + 16 <= len(data):
-            length, mtype, _flags, seq, _pid = struct.unpack_from("=IHHII", data, off)
-            if length < 16:
-                raise NetlinkError(errno.EPROTO, "malformed netlink reply")
-            if mtype == NLMSG_ERROR:
-                (code,) = struct.unpack_from("=i", data, off + 16)
+        for _mtype, seq, code in _replies(sock.recv(65536)):
+            if code is not None:
                 pending.discard(seq)
                 if code != 0:
                     raise NetlinkError(-code, os.strerror(-code))
-            off += (length + 3) & ~3
 
 
 def setelem(
@@ -167,22 +173,17 @@ def has_element(table: str, set_name: str, key: bytes, *, netns: str | None = No
         sock.sendall(msg)
         found = False
         while True:
-            data = sock.recv(65536)
-            off = 0
-            while off + 16 <= len(data):
-                length, mtype, _f, rseq, _p = struct.unpack_from("=IHHII", data, off)
-                if length < 16:
-                    raise NetlinkError(errno.EPROTO, "malformed netlink reply")
-                if rseq == seq and mtype == NLMSG_ERROR:
-                    (code,) = struct.unpack_from("=i", data, off + 16)
+            for mtype, rseq, code in _replies(sock.recv(65536)):
+                if rseq != seq:
+                    continue
+                if code is not None:
                     if code == 0:
                         return found
                     if -code == errno.ENOENT:
                         return False
                     raise NetlinkError(-code, os.strerror(-code))
-                if rseq == seq and mtype == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM):
+                if mtype == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM):
                     found = True
-                off += (length + 3) & ~3
     except TimeoutError:
         raise NetlinkError(errno.ETIMEDOUT, "no answer from nf_tables") from None
     finally:
