@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
 from typing import Any
 
@@ -30,11 +30,10 @@ def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
 
 
 @contextmanager
-def signals_to_exceptions() -> Iterator[None]:
-    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+def _handled(sigs: tuple[signal.Signals, ...], handler: Any) -> Iterator[None]:
+    """``handler`` for ``sigs`` while the block runs, the previous handlers restored after it."""
     try:
-        for s in old:
-            signal.signal(s, _raise_interrupt)
+        old = {s: signal.signal(s, handler) for s in sigs}
     except ValueError:  # not the main thread (embedded use): rely on try/finally and the ledger
         old = {}
     try:
@@ -44,17 +43,12 @@ def signals_to_exceptions() -> Iterator[None]:
             signal.signal(s, h)
 
 
-@contextmanager
-def signals_ignored() -> Iterator[None]:
-    try:
-        old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    except ValueError:
-        old = {}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+def signals_to_exceptions() -> AbstractContextManager[None]:
+    return _handled((signal.SIGTERM, signal.SIGHUP), _raise_interrupt)
+
+
+def signals_ignored() -> AbstractContextManager[None]:
+    return _handled((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), signal.SIG_IGN)
 
 
 def run_drill(*, simulate: bool = True, backend: str = "nftables", steps: tuple[int, ...] | None = None,
