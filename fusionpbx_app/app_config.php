@@ -645,7 +645,7 @@
 		$apps[$x]['db'][$y]['fields'][$z]['name'] = 'ban_seconds';
 		$apps[$x]['db'][$y]['fields'][$z]['type']['pgsql'] = 'integer';
 		$apps[$x]['db'][$y]['fields'][$z]['type']['sqlite'] = 'integer';
-		$apps[$x]['db'][$y]['fields'][$z]['type']['mysql'] = 'integer';
+		$apps[$x]['db'][$y]['fields'][$z]['type']['mysql'] = 'int';
 		$apps[$x]['db'][$y]['fields'][$z]['description']['en-us'] = '';
 		$z++;
 		$apps[$x]['db'][$y]['fields'][$z]['name'] = 'ban_status';
@@ -734,7 +734,7 @@
 		$apps[$x]['db'][$y]['fields'][$z]['name'] = 'outbox_size';
 		$apps[$x]['db'][$y]['fields'][$z]['type']['pgsql'] = 'integer';
 		$apps[$x]['db'][$y]['fields'][$z]['type']['sqlite'] = 'integer';
-		$apps[$x]['db'][$y]['fields'][$z]['type']['mysql'] = 'integer';
+		$apps[$x]['db'][$y]['fields'][$z]['type']['mysql'] = 'int';
 		$apps[$x]['db'][$y]['fields'][$z]['description']['en-us'] = '';
 		$z++;
 		$apps[$x]['db'][$y]['fields'][$z]['name'] = 'apply_lag';
@@ -746,7 +746,7 @@
 		$apps[$x]['db'][$y]['fields'][$z]['name'] = 'bans_applied';
 		$apps[$x]['db'][$y]['fields'][$z]['type']['pgsql'] = 'integer';
 		$apps[$x]['db'][$y]['fields'][$z]['type']['sqlite'] = 'integer';
-		$apps[$x]['db'][$y]['fields'][$z]['type']['mysql'] = 'integer';
+		$apps[$x]['db'][$y]['fields'][$z]['type']['mysql'] = 'int';
 		$apps[$x]['db'][$y]['fields'][$z]['description']['en-us'] = '';
 		$z++;
 		$apps[$x]['db'][$y]['fields'][$z]['name'] = 'insert_date';
