@@ -234,10 +234,9 @@ class Recorder:
             return
         start = float(_info(a_info, "time", time.time()))
         new_end = None if seconds is None else start + seconds
-        if end is not None and (new_end is None or new_end > end):
-            self.holds.put(ip, self.jail, new_end)
-        elif end is None or (new_end is not None and new_end <= end):
-            return  # never shorten a ban
+        if end is None or (new_end is not None and new_end <= end):
+            return  # never shorten a ban (an end of None is already permanent)
+        self.holds.put(ip, self.jail, new_end)
         fw_error: Exception | None = None
         try:
             self._kernel(ip)
