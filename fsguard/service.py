@@ -202,7 +202,8 @@ class Service:
         if self.accept is not None:
             try:
                 # the rows the ignore sync just read, and (cluster) the other nodes' live registrations
-                synced = self.accept.sync(self.ignore._regs + cluster_hooks.service_registrations(self.cfg), now)
+                regs = self.ignore.registrations + cluster_hooks.service_registrations(self.cfg)
+                synced = self.accept.sync(regs, now)
                 result.accept_changes = len(synced.added) + len(synced.removed)
             except Exception as exc:  # the last good accept set stays in the kernel
                 result.errors.append(f"accept sync: {type(exc).__name__}: {exc}")

@@ -98,6 +98,11 @@ class IgnoreSync:
         # registered addresses whose registration shield is suspended (fsguard.shield): not ignored
         self.exclude: Callable[[float], set[str]] | None = None
 
+    @property
+    def registrations(self) -> list[dict[str, Any]]:
+        """The registrations snapshot rows read by the last :meth:`wanted` (the last good ones)."""
+        return self._regs
+
     def wanted(self, now: float) -> set[str]:
         state = self.cfg.state_dir
         try:  # a malformed snapshot keeps the last good one in force (whitelists win)
